@@ -1,0 +1,88 @@
+//! A supervisor's state dir, `supervise/`, in runit's layout.
+//!
+//! Holding this struct *is* being the supervisor of the dir: it holds the
+//! flock on `lock`, keeps `ok` open for reading (so clients' non-blocking
+//! opens for writing succeed only while we live), and reads `control`.
+
+use crate::cli::{Fatal, EXIT_USAGE};
+use crate::names;
+use crate::statefile;
+use crate::status::Status;
+use crate::sys;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub(super) struct SuperviseDir {
+    dir: PathBuf,
+    control: File,
+    // Held only so that they stay open: a writer on `control` so that it never
+    // reads as EOF between clients, and a reader on `ok` that clients probe.
+    _control_writer: File,
+    _ok: File,
+    _lock: File,
+}
+
+impl SuperviseDir {
+    /// Become the supervisor of `service_dir` (named `label` in messages).
+    pub fn acquire(service_dir: &Path, label: &str) -> Result<SuperviseDir, Fatal> {
+        let dir = service_dir.join(names::SUPERVISE);
+        let fail = |what: &Path, e: io::Error| Fatal::system(what.display(), e);
+        // `supervise` may be a symlink to a writable place (runit allows it).
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(fail(&dir, e)),
+        }
+        let lock_path = dir.join(names::LOCK);
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&lock_path)
+            .map_err(|e| fail(&lock_path, e))?;
+        if !sys::try_lock(&lock).map_err(|e| fail(&lock_path, e))? {
+            return Err(Fatal::with_code(EXIT_USAGE, format!("{label}: already supervised")));
+        }
+        let control_path = dir.join(names::CONTROL);
+        let ok_path = dir.join(names::OK);
+        for fifo in [&control_path, &ok_path] {
+            sys::ensure_fifo(fifo).map_err(|e| fail(fifo, e))?;
+        }
+        let control = sys::open_fifo_reader(&control_path).map_err(|e| fail(&control_path, e))?;
+        let control_writer = sys::open_fifo_writer(&control_path).map_err(|e| fail(&control_path, e))?;
+        let ok = sys::open_fifo_reader(&ok_path).map_err(|e| fail(&ok_path, e))?;
+        Ok(SuperviseDir { dir, control, _control_writer: control_writer, _ok: ok, _lock: lock })
+    }
+
+    pub fn control_fd(&self) -> BorrowedFd<'_> {
+        self.control.as_fd()
+    }
+
+    /// Read the command letters waiting in `control`.
+    pub fn read_commands(&self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        while let Some(n) = sys::read_nonblocking(self.control.as_raw_fd(), &mut buf)? {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        Ok(out)
+    }
+
+    /// Write every status file. `yd-status` goes last: `yd-svc -w…` wakes on
+    /// it, and by then runit's files already agree with it.
+    pub fn publish(&self, st: &Status) -> io::Result<()> {
+        let pid = if st.pid != 0 { format!("{}\n", st.pid) } else { String::new() };
+        statefile::replace(&self.dir, names::PID, pid.as_bytes())?;
+        statefile::replace(&self.dir, names::STAT, st.stat_text().as_bytes())?;
+        statefile::replace(&self.dir, names::STATUS, &st.runit_record())?;
+        statefile::replace(&self.dir, names::YD_STATUS, &st.yd_record())
+    }
+}
