@@ -8,10 +8,12 @@
 //!   command letters of runit, daemontools and s6.
 //! * [`servicedir`]: a service directory's files, parsed once at the edge.
 //! * [`sys`]: the only place with `unsafe` and raw process/fd syscalls.
+//! * [`client`]: what every client of a supervisor shares.
 //! * [`supervise`], [`scan`], [`svc`], [`svstat`], [`logger`]: the engines
 //!   behind `yd-supervise`, `yd-svscan`, `yd-svc`, `yd-svstat`/`yd-svok`, `yd-log`.
 
 pub mod cli;
+pub mod client;
 pub mod control;
 pub mod logger;
 pub mod names;

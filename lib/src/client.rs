@@ -1,0 +1,77 @@
+//! What every client of a supervisor shares (yd-svc, yd-svstat, yd-svok):
+//! is a supervisor running on a dir, what is its status, send it letters.
+//!
+//! These work on dirs supervised by runsv as well as by yd-supervise: the
+//! status falls back to runit's 20-byte record when `yd-status` is absent.
+
+use crate::names;
+use crate::status::{FormatError, Status};
+use crate::sys;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub enum ClientError {
+    /// No supervisor holds the dir (no `supervise/ok`, or nobody reading it).
+    NotSupervised,
+    Io(PathBuf, io::Error),
+    Format(PathBuf, FormatError),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ClientError::NotSupervised => f.write_str("supervisor not running"),
+            ClientError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            ClientError::Format(p, e) => write!(f, "{}: {e}", p.display()),
+        }
+    }
+}
+
+pub fn supervise_dir(service: &Path) -> PathBuf {
+    service.join(names::SUPERVISE)
+}
+
+/// Is a supervisor running on `service`? The probe daemontools' svok uses:
+/// a non-blocking open of `supervise/ok` for writing succeeds only while the
+/// supervisor holds it open for reading.
+pub fn check_supervised(service: &Path) -> Result<(), ClientError> {
+    let ok = supervise_dir(service).join(names::OK);
+    match sys::open_fifo_writer(&ok) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => {
+            Err(ClientError::NotSupervised)
+        }
+        Err(e) => Err(ClientError::Io(ok, e)),
+    }
+}
+
+/// The service's status: yodawg's record, or runit's when only that exists.
+pub fn read_status(service: &Path) -> Result<Status, ClientError> {
+    let dir = supervise_dir(service);
+    let yd = dir.join(names::YD_STATUS);
+    match std::fs::read(&yd) {
+        Ok(b) => Status::from_yd(&b).map_err(|e| ClientError::Format(yd, e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let runit = dir.join(names::STATUS);
+            let b = std::fs::read(&runit).map_err(|e| ClientError::Io(runit.clone(), e))?;
+            Status::from_runit(&b).map_err(|e| ClientError::Format(runit, e))
+        }
+        Err(e) => Err(ClientError::Io(yd, e)),
+    }
+}
+
+/// Write command letters to `supervise/control`, in one write.
+pub fn send(service: &Path, letters: &[u8]) -> Result<(), ClientError> {
+    let control = supervise_dir(service).join(names::CONTROL);
+    let mut f = sys::open_fifo_writer(&control).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) | Some(libc::ENOENT) => ClientError::NotSupervised,
+        _ => ClientError::Io(control.clone(), e),
+    })?;
+    f.write_all(letters).map_err(|e| ClientError::Io(control, e))
+}
+
+/// Is the `down` file there ("normally down")?
+pub fn normally_down(service: &Path) -> bool {
+    service.join(names::DOWN).symlink_metadata().is_ok()
+}
