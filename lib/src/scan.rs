@@ -59,7 +59,8 @@ struct Control {
 }
 
 struct Scanner {
-    dir: PathBuf,
+    /// The scan dir as the user named it, for messages; we work from inside it.
+    label: String,
     supervise_program: PathBuf,
     services: HashMap<DirId, Service>,
     /// Subdirs without an executable `run` yet, watched until they have one.
@@ -78,11 +79,13 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
     if !meta.is_dir() {
         return Err(Fatal::usage(format!("{label}: not a directory")));
     }
-    let dir = std::fs::canonicalize(&opts.dir).map_err(|e| Fatal::system(&label, e))?;
+    // Work from inside the scan dir (as s6-svscan does), so renaming it is harmless.
+    std::env::set_current_dir(&opts.dir).map_err(|e| Fatal::system(format!("chdir {label}"), e))?;
+    let dir = Path::new(".");
     let signals = sys::signal_fd(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGALRM])
         .map_err(|e| Fatal::system("signalfd", e))?;
-    let control = open_control(&dir)?;
-    let inotify = match watch_scan_dir(&dir) {
+    let control = open_control(dir, &label)?;
+    let inotify = match watch_scan_dir(dir) {
         Ok(i) => Some(i),
         Err(e) => {
             warn(PROG, format!("inotify unavailable ({e}): rescanning every {} s", FALLBACK_RESCAN.as_secs()));
@@ -91,7 +94,7 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
     };
     let rescan_every = if inotify.is_some() { opts.rescan_every } else { Some(opts.rescan_every.unwrap_or(FALLBACK_RESCAN)) };
     let mut scanner = Scanner {
-        dir,
+        label,
         supervise_program: supervise_program(),
         services: HashMap::new(),
         waiting: HashMap::new(),
@@ -129,15 +132,15 @@ fn watch_scan_dir(dir: &Path) -> nix::Result<Inotify> {
 
 /// `DIR/.yd-svscan/`: a lock (one scanner per dir) and a control FIFO.
 /// A read-only scan dir gets neither, with a warning.
-fn open_control(dir: &Path) -> Result<Option<Control>, Fatal> {
+fn open_control(dir: &Path, label: &str) -> Result<Option<Control>, Fatal> {
     let state = dir.join(names::SVSCAN_DIR);
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&state) {
         if !(e.kind() == std::io::ErrorKind::AlreadyExists && state.is_dir()) {
-            warn(PROG, format!("{}: {e}; no control FIFO", state.display()));
+            warn(PROG, format!("{label}/{}: {e}; no control FIFO", names::SVSCAN_DIR));
             return Ok(None);
         }
     }
-    let sys_err = |p: &Path, e: std::io::Error| Fatal::system(p.display(), e);
+    let sys_err = |p: &Path, e: std::io::Error| Fatal::system(format!("{label}: {}", p.display()), e);
     let lock_path = state.join(names::LOCK);
     let lock = std::fs::OpenOptions::new()
         .write(true)
@@ -148,7 +151,7 @@ fn open_control(dir: &Path) -> Result<Option<Control>, Fatal> {
         .open(&lock_path)
         .map_err(|e| sys_err(&lock_path, e))?;
     if !sys::try_lock(&lock).map_err(|e| sys_err(&lock_path, e))? {
-        return Err(Fatal::with_code(EXIT_USAGE, format!("{}: already scanned by another yd-svscan", dir.display())));
+        return Err(Fatal::with_code(EXIT_USAGE, format!("{label}: already scanned by another yd-svscan")));
     }
     let fifo_path = state.join(names::CONTROL);
     sys::ensure_fifo(&fifo_path).map_err(|e| sys_err(&fifo_path, e))?;
@@ -277,9 +280,9 @@ impl Scanner {
     /// Bring the set of supervisors in line with the dirs in DIR.
     fn rescan(&mut self) {
         self.next_rescan = self.rescan_every.map(|p| Instant::now() + p);
-        let entries = match std::fs::read_dir(&self.dir) {
+        let entries = match std::fs::read_dir(".") {
             Ok(e) => e,
-            Err(e) => return warn(PROG, format!("{}: {e}", self.dir.display())),
+            Err(e) => return warn(PROG, format!("{}: {e}", self.label)),
         };
         let mut present: HashMap<DirId, OsString> = HashMap::new();
         let mut still_waiting: Vec<OsString> = Vec::new();
@@ -288,14 +291,14 @@ impl Scanner {
             if name.as_bytes().first() == Some(&b'.') {
                 continue;
             }
-            let path = self.dir.join(&name);
+            let path = Path::new(&name);
             // Follows symlinks: a link to a service dir is a service.
             let Ok(meta) = std::fs::metadata(&path) else { continue };
             if !meta.is_dir() {
                 continue;
             }
             let id = (meta.dev(), meta.ino());
-            if !self.services.contains_key(&id) && !is_runnable(&path) {
+            if !self.services.contains_key(&id) && !is_runnable(path) {
                 still_waiting.push(name);
                 continue;
             }
@@ -341,7 +344,7 @@ impl Scanner {
                 | AddWatchFlags::IN_ATTRIB
                 | AddWatchFlags::IN_CLOSE_WRITE
                 | AddWatchFlags::IN_ONLYDIR;
-            match inotify.add_watch(&self.dir.join(&name), flags) {
+            match inotify.add_watch(Path::new(&name), flags) {
                 Ok(wd) => {
                     self.waiting.insert(name, wd);
                 }
@@ -358,7 +361,7 @@ impl Scanner {
             program: &self.supervise_program,
             arg0: names::SUPERVISE_PROGRAM,
             args: &args,
-            cwd: &self.dir,
+            cwd: Path::new("."),
             stdin: None,
             stdout: None,
             extra_fd: None,

@@ -19,9 +19,10 @@ pub(super) struct SuperviseDir {
     dir: PathBuf,
     control: File,
     // Held only so that they stay open: a writer on `control` so that it never
-    // reads as EOF between clients, and a reader on `ok` that clients probe.
+    // reads as EOF between clients, and a reader on `ok` that clients probe
+    // (opened by `announce`, once the first status is written).
     _control_writer: File,
-    _ok: File,
+    ok: Option<File>,
     _lock: File,
 }
 
@@ -29,7 +30,7 @@ impl SuperviseDir {
     /// Become the supervisor of `service_dir` (named `label` in messages).
     pub fn acquire(service_dir: &Path, label: &str) -> Result<SuperviseDir, Fatal> {
         let dir = service_dir.join(names::SUPERVISE);
-        let fail = |what: &Path, e: io::Error| Fatal::system(what.display(), e);
+        let fail = |what: &Path, e: io::Error| Fatal::system(format!("{label}: {}", what.display()), e);
         // `supervise` may be a symlink to a writable place (runit allows it).
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
@@ -55,8 +56,15 @@ impl SuperviseDir {
         }
         let control = sys::open_fifo_reader(&control_path).map_err(|e| fail(&control_path, e))?;
         let control_writer = sys::open_fifo_writer(&control_path).map_err(|e| fail(&control_path, e))?;
-        let ok = sys::open_fifo_reader(&ok_path).map_err(|e| fail(&ok_path, e))?;
-        Ok(SuperviseDir { dir, control, _control_writer: control_writer, _ok: ok, _lock: lock })
+        Ok(SuperviseDir { dir, control, _control_writer: control_writer, ok: None, _lock: lock })
+    }
+
+    /// Hold `ok` open for reading: clients' probes succeed from now on.
+    pub fn announce(&mut self, label: &str) -> Result<(), Fatal> {
+        let ok_path = self.dir.join(names::OK);
+        let ok = sys::open_fifo_reader(&ok_path).map_err(|e| Fatal::system(format!("{label}: {}", ok_path.display()), e))?;
+        self.ok = Some(ok);
+        Ok(())
     }
 
     pub fn control_fd(&self) -> BorrowedFd<'_> {

@@ -47,21 +47,25 @@ pub fn run(dir: &Path) -> Result<u8, Fatal> {
         servicedir::check(&log_dir)?;
     }
     let label = dir.display().to_string();
-    let abs = std::fs::canonicalize(dir).map_err(|e| Fatal::system(&label, e))?;
+    // From here on every path is relative to the service dir, as with runsv:
+    // the dir may be renamed or moved while supervised.
+    std::env::set_current_dir(dir).map_err(|e| Fatal::system(format!("chdir {label}"), e))?;
+    let here = Path::new(".");
+    let log_here = Path::new(names::LOG);
     // Block the signals before any child exists, so no death goes unseen.
     let signals = sys::signal_fd(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
         .map_err(|e| Fatal::system("signalfd", e))?;
-    let main_files = SuperviseDir::acquire(&abs, &label)?;
+    let main_files = SuperviseDir::acquire(here, &label)?;
     let log = if with_log {
         let log_label = log_dir.display().to_string();
-        let files = SuperviseDir::acquire(&abs.join(names::LOG), &log_label)?;
+        let files = SuperviseDir::acquire(log_here, &log_label)?;
         let (read, write) = sys::pipe().map_err(|e| Fatal::system("pipe", e))?;
-        let slot = Slot::new(log_label, abs.join(names::LOG), files, true);
+        let slot = Slot::new(log_label, log_here.to_path_buf(), files, true);
         Some((slot, LogPipe { read, write: Some(write) }))
     } else {
         None
     };
-    let main = Slot::new(label, abs, main_files, false);
+    let main = Slot::new(label, here.to_path_buf(), main_files, false);
     Supervisor { main, log, signals }.run()
 }
 
@@ -81,6 +85,11 @@ impl Supervisor {
             slot.start_if_wanted(&log_stdio(pipe));
         }
         self.main.start_if_wanted(&main_stdio(&self.log));
+        // Only now, with the first status published, do clients see us.
+        self.main.announce()?;
+        if let Some((slot, _)) = &mut self.log {
+            slot.announce()?;
+        }
         loop {
             if self.finished() {
                 return Ok(0);

@@ -22,7 +22,7 @@ use crate::tai64n::Tai64n;
 use nix::sys::signal::Signal;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const PROG: &str = "yd-supervise";
@@ -43,7 +43,7 @@ pub(super) struct Stdio<'a> {
 pub(super) struct Slot {
     /// How messages name this service (the DIR the user gave, or DIR/log).
     label: String,
-    /// Absolute path of the service dir.
+    /// The service dir, relative to the supervisor's cwd (`.` or `log`).
     dir: PathBuf,
     files: SuperviseDir,
     /// The log service ignores `x`: it exits only after the main service.
@@ -77,6 +77,11 @@ impl Slot {
         };
         slot.publish();
         slot
+    }
+
+    /// Open `supervise/ok`: from now on clients see a running supervisor.
+    pub fn announce(&mut self) -> Result<(), crate::cli::Fatal> {
+        self.files.announce(&self.label)
     }
 
     pub fn control_fd(&self) -> BorrowedFd<'_> {
@@ -384,9 +389,11 @@ impl Slot {
         new_session: bool,
     ) -> std::io::Result<u32> {
         let dup = |fd: Option<&OwnedFd>| fd.map(|f| f.try_clone()).transpose();
+        let program = format!("./{name}");
         sys::spawn(Spawn {
-            program: &self.dir.join(name),
-            arg0: &format!("./{name}"),
+            // Relative: resolved in the child, after it changed to `cwd`.
+            program: Path::new(&program),
+            arg0: &program,
             args,
             cwd: &self.dir,
             stdin: dup(io.stdin)?,
