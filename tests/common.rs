@@ -85,9 +85,9 @@ impl Sandbox {
         let i = self.children.iter().position(|c| c.id() == pid).expect("not our child");
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(st) = self.children[i].try_wait().unwrap() {
-                self.children.remove(i);
-                return st.code();
+            if self.children[i].try_wait().unwrap().is_some() {
+                let mut child = self.children.remove(i);
+                return child.wait().unwrap().code();
             }
             assert!(Instant::now() < deadline, "pid {pid} did not exit in {timeout:?}");
             std::thread::sleep(Duration::from_millis(5));

@@ -164,10 +164,9 @@ impl LogDir {
             Err(e) => return Err(Fatal::system(&label, e)),
         }
         let lock_path = dir.join(names::LOG_LOCK);
-        let lock = open_append(&lock_path).map_err(|e| Fatal::system(lock_path.display(), e))?;
-        if !sys::try_lock(&lock).map_err(|e| Fatal::system(lock_path.display(), e))? {
-            return Err(Fatal::with_code(EXIT_USAGE, format!("{label}: another yd-log is writing there")));
-        }
+        let lock = sys::take_lock(&lock_path)
+            .map_err(|e| Fatal::system(lock_path.display(), e))?
+            .ok_or_else(|| Fatal::with_code(EXIT_USAGE, format!("{label}: another yd-log is writing there")))?;
         let (current, size) = open_current(&dir).map_err(|e| Fatal::system(format!("{label}/current"), e))?;
         Ok(LogDir { dir, current, size, max_size: opts.max_size, keep: opts.keep, _lock: lock })
     }

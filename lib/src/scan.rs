@@ -24,7 +24,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -142,17 +142,9 @@ fn open_control(dir: &Path, label: &str) -> Result<Option<Control>, Fatal> {
     }
     let sys_err = |p: &Path, e: std::io::Error| Fatal::system(format!("{label}: {}", p.display()), e);
     let lock_path = state.join(names::LOCK);
-    let lock = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&lock_path)
-        .map_err(|e| sys_err(&lock_path, e))?;
-    if !sys::try_lock(&lock).map_err(|e| sys_err(&lock_path, e))? {
-        return Err(Fatal::with_code(EXIT_USAGE, format!("{label}: already scanned by another yd-svscan")));
-    }
+    let lock = sys::take_lock(&lock_path)
+        .map_err(|e| sys_err(&lock_path, e))?
+        .ok_or_else(|| Fatal::with_code(EXIT_USAGE, format!("{label}: already scanned by another yd-svscan")))?;
     let fifo_path = state.join(names::CONTROL);
     sys::ensure_fifo(&fifo_path).map_err(|e| sys_err(&fifo_path, e))?;
     let fifo = sys::open_fifo_reader(&fifo_path).map_err(|e| sys_err(&fifo_path, e))?;
@@ -293,7 +285,7 @@ impl Scanner {
             }
             let path = Path::new(&name);
             // Follows symlinks: a link to a service dir is a service.
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let Ok(meta) = std::fs::metadata(path) else { continue };
             if !meta.is_dir() {
                 continue;
             }

@@ -48,7 +48,7 @@ pub fn reap_any() -> Option<(u32, ExitStatus)> {
     let mut status = 0;
     // SAFETY: waitpid writes only to `status`.
     let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    (pid > 0).then(|| (pid as u32, ExitStatus(status)))
+    (pid > 0).then_some((pid as u32, ExitStatus(status)))
 }
 
 /// Send `sig` to `pid`; a process that is already gone is not an error.
@@ -61,27 +61,27 @@ pub fn kill_group(pid: u32, sig: Signal) {
     let _ = nix::sys::signal::killpg(Pid::from_raw(pid as i32), sig);
 }
 
+/// Open (creating it) the lock file at `path` and take an exclusive flock
+/// on it without waiting. `Ok(None)`: another process holds it. The lock
+/// lives as long as the returned file.
+pub fn take_lock(path: &Path) -> io::Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    Ok(try_lock(&file)?.then_some(file))
+}
+
 /// Take an exclusive flock without waiting. `Ok(false)`: someone holds it.
-pub fn try_lock(file: &File) -> io::Result<bool> {
+fn try_lock(file: &File) -> io::Result<bool> {
     // SAFETY: flock on an fd we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
         return Ok(true);
     }
     match Errno::last() {
         Errno::EWOULDBLOCK => Ok(false),
-        e => Err(e.into()),
-    }
-}
-
-/// Is an exclusive flock on `file` held (by anyone else)?
-pub fn is_locked(file: &File) -> io::Result<bool> {
-    // A shared, non-blocking probe: it fails only while an exclusive lock is held.
-    // SAFETY: flock on an fd we own; the probe lock dies with the fd.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
-        return Ok(false);
-    }
-    match Errno::last() {
-        Errno::EWOULDBLOCK => Ok(true),
         e => Err(e.into()),
     }
 }

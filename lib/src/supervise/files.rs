@@ -9,10 +9,10 @@ use crate::names;
 use crate::statefile;
 use crate::status::Status;
 use crate::sys;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub(super) struct SuperviseDir {
@@ -38,17 +38,9 @@ impl SuperviseDir {
             Err(e) => return Err(fail(&dir, e)),
         }
         let lock_path = dir.join(names::LOCK);
-        let lock = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&lock_path)
-            .map_err(|e| fail(&lock_path, e))?;
-        if !sys::try_lock(&lock).map_err(|e| fail(&lock_path, e))? {
-            return Err(Fatal::with_code(EXIT_USAGE, format!("{label}: already supervised")));
-        }
+        let lock = sys::take_lock(&lock_path)
+            .map_err(|e| fail(&lock_path, e))?
+            .ok_or_else(|| Fatal::with_code(EXIT_USAGE, format!("{label}: already supervised")))?;
         let control_path = dir.join(names::CONTROL);
         let ok_path = dir.join(names::OK);
         for fifo in [&control_path, &ok_path] {
