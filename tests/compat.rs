@@ -193,3 +193,20 @@ fn the_same_service_dirs_under_runsv_and_yd_supervise_agree() {
     let yd = drive(&mut sb, &bin("yd-supervise"), "yd");
     assert_eq!(runsv, yd);
 }
+
+#[test]
+fn yd_svc_and_yd_svstat_drive_runsv() {
+    let mut sb = Sandbox::new("ydonrunsv");
+    let dir = sb.service("svc", "exec sleep 1000");
+    sb.file("svc/down", "", 0o644);
+    sb.spawn(Command::new(peer("runsv")).arg(&dir));
+    wait_for("runsv to answer", 5 * S, || supervised(&dir));
+    svc("-wu -T 5000 -u", &dir);
+    let pid = status(&dir).pid;
+    let (code, out, _) = run(Command::new(bin("yd-svstat")).arg(&dir));
+    assert_eq!(code, 0);
+    assert!(out.starts_with(&format!("{}: up (pid {pid}) ", dir.display())), "{out}");
+    svc("-wd -T 5000 -d", &dir);
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(run(Command::new(bin("yd-svok")).arg(&dir)).0, 0);
+}
