@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""yodawg's supervision benchmarks, each against the peers in the same run.
+
+    make bench            (or: python3 bench/bench.py --bin target/release)
+
+Every number is measured here, now, for yodawg and for runit / s6 /
+daemontools on the same service dirs, and printed with the ratio
+yodawg/peer (below 1.0 is better for yodawg). Run as root on an otherwise
+idle machine; it takes about two minutes.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SERVICES = 200
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def smaps(pid):
+    """(private KiB, PSS KiB, private dirty KiB) of a process."""
+    vals = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                vals[parts[0][:-1]] = int(parts[1])
+    return vals["Private_Clean"] + vals["Private_Dirty"], vals["Pss"], vals["Private_Dirty"]
+
+
+def cpu_and_wakeups(pid):
+    """(CPU seconds, voluntary context switches) of a process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    with open(f"/proc/{pid}/status") as f:
+        ctx = next(int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches"))
+    return ticks / os.sysconf("SC_CLK_TCK"), ctx
+
+
+def wait_for(what, cond, timeout=30.0, step=0.0002):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = cond()
+        if r:
+            return r
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out waiting for {what}")
+        time.sleep(step)
+
+
+def write_service(path, run, down=False, notification_fd=None):
+    os.makedirs(path)
+    with open(f"{path}/run", "w") as f:
+        f.write("#!/bin/sh\n" + run + "\n")
+    os.chmod(f"{path}/run", 0o755)
+    if down:
+        open(f"{path}/down", "w").close()
+    if notification_fd:
+        with open(f"{path}/notification-fd", "w") as f:
+            f.write(f"{notification_fd}\n")
+
+
+class Suite:
+    """One supervision suite: how to scan a dir, and its supervisor's name."""
+
+    def __init__(self, name, scanner, supervisor, rescan=None):
+        self.name, self.scanner, self.supervisor, self.rescan = name, scanner, supervisor, rescan
+
+
+def suites(bin_dir):
+    return [
+        Suite("yodawg", [f"{bin_dir}/yd-svscan"], "yd-supervise"),
+        Suite("runit", ["runsvdir", "-P"], "runsv"),
+        Suite("s6", ["s6-svscan"], "s6-supervise", rescan=["s6-svscanctl", "-a"]),
+    ]
+
+
+def start_scanner(suite, scan):
+    env = dict(os.environ, PATH=os.environ["PATH"])
+    return subprocess.Popen(suite.scanner + [scan], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+def stop_scanner(proc, scan):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    # runsvdir leaves runsv behind on TERM (by design); end every process under scan.
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if os.readlink(f"/proc/{p}/cwd").startswith(scan):
+                    os.kill(int(p), signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def supervisors_of(scanner_pid, suite):
+    return [p for p in children(scanner_pid) if comm(p) == suite.supervisor]
+
+
+def running_tree(suite, scan, n, run="exec sleep 100000", **kw):
+    """Start a scanner over n services; wait until every service runs."""
+    for i in range(n):
+        write_service(f"{scan}/s{i:03}", run, **kw)
+    proc = start_scanner(suite, scan)
+    wait_for(f"{suite.name}: {n} services", lambda: sum(
+        len(children(s)) for s in supervisors_of(proc.pid, suite)) >= n, timeout=120, step=0.05)
+    return proc
+
+
+def bench_memory(suite, root):
+    scan = f"{root}/{suite.name}-mem"
+    os.makedirs(scan)
+    proc = running_tree(suite, scan, SERVICES)
+    time.sleep(1.0)
+    os.sync()  # freshly written binaries' page-cache pages would count as dirty
+    sups = supervisors_of(proc.pid, suite)
+    mem = [smaps(p) for p in sups]
+    # The scanner is one process: its binary's text counts whole in its PSS,
+    # so what it costs is its dirty pages (heap, stack, relocated data).
+    scanner_dirty = smaps(proc.pid)[2]
+    # Idle: CPU time and wake-ups of the whole tree (scanner + supervisors) over 10 s.
+    tree = [proc.pid] + sups
+    before = [cpu_and_wakeups(p) for p in tree]
+    time.sleep(10.0)
+    after = [cpu_and_wakeups(p) for p in tree]
+    cpu = sum(a[0] - b[0] for a, b in zip(after, before))
+    wakeups = sum(a[1] - b[1] for a, b in zip(after, before))
+    stop_scanner(proc, scan)
+    return {
+        "private KiB per supervisor": statistics.mean(m[0] for m in mem),
+        "PSS KiB per supervisor": statistics.mean(m[1] for m in mem),
+        "scanner private dirty KiB": scanner_dirty,
+        "idle CPU ms, 200 services, 10 s": cpu * 1000,
+        "idle wake-ups, 200 services, 10 s": wakeups,
+    }
+
+
+def time_new_child(sup_pid, old, action, timeout=10.0):
+    """ms from action() until sup_pid has a child not in old."""
+    t0 = time.monotonic()
+    action()
+    wait_for("a new child", lambda: set(children(sup_pid)) - old, timeout=timeout, step=0.00005)
+    return (time.monotonic() - t0) * 1000
+
+
+def bench_latency(suite, root, readiness):
+    """Restart after kill -9 of a service up over 1 s; `u` to up."""
+    scan = f"{root}/{suite.name}-lat-{int(readiness)}"
+    os.makedirs(scan)
+    run = "echo >&3\nexec sleep 100000" if readiness else "exec sleep 100000"
+    proc = running_tree(suite, scan, 1, run=run, notification_fd=3 if readiness else None)
+    sup = supervisors_of(proc.pid, suite)[0]
+    restarts = []
+    for _ in range(5):
+        time.sleep(1.3)
+        kids = set(children(sup))
+        victim = next(iter(kids))
+        restarts.append(time_new_child(sup, kids, lambda: os.kill(victim, signal.SIGKILL)))
+    result = {"restart ms after kill -9": statistics.median(restarts)}
+    if not readiness:
+        control = f"{scan}/s000/supervise/control"
+        ups = []
+        for _ in range(5):
+            time.sleep(1.3)
+            fd = os.open(control, os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"d")
+            wait_for("down", lambda: not children(sup), timeout=10)
+            time.sleep(1.1)
+            ups.append(time_new_child(sup, set(), lambda: os.write(fd, b"u")))
+            os.close(fd)
+        result["ms from u to up"] = statistics.median(ups)
+    stop_scanner(proc, scan)
+    return result
+
+
+def bench_new_dir(suite, root):
+    """ms from a service dir moved into the scan dir until its service runs."""
+    scan = f"{root}/{suite.name}-new"
+    os.makedirs(scan)
+    proc = running_tree(suite, scan, 1)
+    times = []
+    for i in range(3):
+        staged = f"{root}/{suite.name}-staged{i}"
+        write_service(staged, "exec sleep 100000")
+        def move():
+            os.rename(staged, f"{scan}/new{i}")
+            if suite.rescan:
+                subprocess.run(suite.rescan + [scan], check=True)
+        t0 = time.monotonic()
+        move()
+        def running():
+            for s in supervisors_of(proc.pid, suite):
+                try:
+                    if os.readlink(f"/proc/{s}/cwd").endswith(f"/new{i}") and children(s):
+                        return True
+                except FileNotFoundError:
+                    pass
+            return False
+        wait_for("new service running", running, timeout=15, step=0.0005)
+        times.append((time.monotonic() - t0) * 1000)
+    stop_scanner(proc, scan)
+    return {"ms from new dir to service running": statistics.median(times)}
+
+
+def bench_log(bin_dir, root, lines=1_000_000):
+    src = f"{root}/lines"
+    with open(src, "w") as f:
+        for i in range(lines):
+            f.write(f"a log line of a typical length, number {i:07d}\n")
+    loggers = {
+        "yodawg": lambda d: [f"{bin_dir}/yd-log", "-s", "1000000", "-n", "1000", d],
+        "s6": lambda d: ["s6-log", "t", "s1000000", "n1000", d],
+        "runit": lambda d: ["svlogd", "-tt", d],
+    }
+    out = {}
+    for name, cmd in loggers.items():
+        d = f"{root}/log-{name}"
+        os.makedirs(d)
+        if name == "runit":
+            with open(f"{d}/config", "w") as f:
+                f.write("s1000000\nn1000\n")
+        best = None
+        for _ in range(3):
+            for e in os.listdir(d):
+                if e != "config":
+                    os.unlink(f"{d}/{e}")
+            t0 = time.monotonic()
+            with open(src, "rb") as inp:
+                cat = subprocess.Popen(["cat"], stdin=inp, stdout=subprocess.PIPE)
+                subprocess.run(cmd(d), stdin=cat.stdout, check=True)
+                cat.wait()
+            took = time.monotonic() - t0
+            best = took if best is None else min(best, took)
+        out[name] = {"log lines per second": lines / best}
+    return out
+
+
+def report(results, better_low):
+    names = ["yodawg", "runit", "s6"]
+    metrics = []
+    for n in names:
+        for k in results.get(n, {}):
+            if k not in metrics:
+                metrics.append(k)
+    print(f"\n{'metric':44} " + " ".join(f"{n:>10}" for n in names) + "   yodawg/best peer")
+    for m in metrics:
+        vals = {n: results.get(n, {}).get(m) for n in names}
+        cells = " ".join(f"{vals[n]:>10.2f}" if vals[n] is not None else f"{'-':>10}" for n in names)
+        peers = [v for n, v in vals.items() if n != "yodawg" and v is not None]
+        ratio = "-"
+        if vals["yodawg"] is not None and peers:
+            best = min(peers) if better_low(m) else max(peers)
+            ratio = f"{vals['yodawg'] / best:.2f}" if best else "inf" if vals["yodawg"] else "1.00 (both 0)"
+        print(f"{m:44} {cells}   {ratio}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="target/release", help="dir with the yodawg programs")
+    args = ap.parse_args()
+    bin_dir = os.path.abspath(args.bin)
+    for tool in ["runsvdir", "runsv", "s6-svscan", "s6-supervise", "s6-log", "svlogd"]:
+        if not shutil.which(tool):
+            raise SystemExit(f"bench: {tool} missing (make deps)")
+    os.environ["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    root = tempfile.mkdtemp(prefix="yd-bench-")
+    results = {}
+    try:
+        for s in suites(bin_dir):
+            r = results.setdefault(s.name, {})
+            print(f"bench: {s.name}: memory and idle, {SERVICES} services...", file=sys.stderr)
+            r.update(bench_memory(s, root))
+            print(f"bench: {s.name}: latencies...", file=sys.stderr)
+            r.update(bench_latency(s, root, readiness=False))
+            ready = bench_latency(s, root, readiness=True)
+            r["restart ms after kill -9, with readiness"] = ready["restart ms after kill -9"]
+            r.update(bench_new_dir(s, root))
+        print("bench: loggers, 1,000,000 lines...", file=sys.stderr)
+        for name, r in bench_log(bin_dir, root).items():
+            results.setdefault(name, {}).update(r)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    report(results, better_low=lambda m: "per second" not in m)
+    print("\nrunit's columns are runsvdir/runsv/svlogd; s6's are s6-svscan/s6-supervise/s6-log.")
+    print("runsv has no readiness: its 'with readiness' row is the same service without it.")
+
+
+if __name__ == "__main__":
+    main()
