@@ -204,11 +204,18 @@ impl Status {
 
     /// runit's `supervise/stat` line.
     pub fn stat_text(&self) -> String {
-        let mut s = String::from(match self.state {
+        let state = match self.state {
             RunState::Down => "down",
             RunState::Run => "run",
             RunState::Finish => "finish",
-        });
+        };
+        format!("{state}{}\n", self.notes())
+    }
+
+    /// What runsv appends to the state word: `, paused`, `, got TERM`, and
+    /// the wanted state where it differs from the current one.
+    pub fn notes(&self) -> String {
+        let mut s = String::new();
         if self.paused {
             s.push_str(", paused");
         }
@@ -222,7 +229,6 @@ impl Status {
             (_, Want::Exit) => s.push_str(", want exit"),
             (_, Want::Up) => {}
         }
-        s.push('\n');
         s
     }
 }

@@ -8,7 +8,7 @@
 //! ```
 
 use crate::client::{self, ClientError};
-use crate::status::{ExitStatus, RunState, Status, Want};
+use crate::status::{ExitStatus, RunState, Status};
 use crate::tai64n::Tai64n;
 use std::fmt::Write;
 use std::path::Path;
@@ -41,19 +41,7 @@ pub fn describe(label: &str, st: &Status, normally_down: bool, now: Tai64n) -> S
         }
     }
     s.push_str(if normally_down { ", normally down" } else { ", normally up" });
-    if st.paused {
-        s.push_str(", paused");
-    }
-    if st.got_term {
-        s.push_str(", got TERM");
-    }
-    match (st.state, st.want) {
-        (RunState::Down, Want::Up) => s.push_str(", want up"),
-        (RunState::Down, Want::Down) => {}
-        (_, Want::Down) => s.push_str(", want down"),
-        (_, Want::Exit) => s.push_str(", want exit"),
-        (_, Want::Up) => {}
-    }
+    s.push_str(&st.notes());
     if st.throttled {
         s.push_str(", restart throttled");
     }
@@ -77,6 +65,7 @@ fn describe_exit(e: ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::Want;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn at(secs: u64) -> Tai64n {
