@@ -259,3 +259,86 @@ fn hundred_thousand_lines_arrive_once_while_both_sides_restart() {
         assert_eq!(line, &format!("line {i}"), "in order, none lost or repeated");
     }
 }
+
+#[test]
+fn services_get_no_supervisor_fd_no_blocked_signal_and_their_own_session() {
+    let mut sb = Sandbox::new("hygiene");
+    let dir = sb.service("svc", "exec sleep 1000");
+    sb.file("svc/notification-fd", "5\n", 0o644);
+    sb.file("svc/log/run", "#!/bin/sh\nexec sleep 1000\n", 0o755);
+    // The supervisor is started the way a shell's `&` would: SIGINT ignored.
+    sb.spawn(Command::new("sh").arg("-c").arg(format!("trap '' INT QUIT; exec {} {}", bin("yd-supervise").display(), dir.display())));
+    wait_for("both up", 5 * S, || is_up(&dir) && is_up(&dir.join("log")));
+    for (svc, fds) in [(dir.clone(), vec!["0", "1", "2", "5"]), (dir.join("log"), vec!["0", "1", "2"])] {
+        let pid = status(&svc).pid;
+        // Look once run has exec'd sleep: the shell has fds of its own.
+        wait_for("exec of sleep", 5 * S, || cmdline(pid) == "sleep 1000");
+        let mut open: Vec<String> =
+            std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
+        open.sort();
+        assert_eq!(open, fds, "{}: only stdio (and the readiness fd) cross over", svc.display());
+        let proc_status = read(std::path::Path::new(&format!("/proc/{pid}/status")));
+        for field in ["SigBlk", "SigIgn"] {
+            let line = proc_status.lines().find(|l| l.starts_with(field)).unwrap();
+            assert!(line.ends_with("0000000000000000"), "{}: {line}", svc.display());
+        }
+        let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid as i32))).unwrap();
+        assert_eq!(sid.as_raw() as u32, pid, "run leads its own session");
+    }
+}
+
+#[test]
+fn a_crash_loop_is_reported_once() {
+    let mut sb = Sandbox::new("crashmsg");
+    let dir = sb.service("svc", "exit 3");
+    let log = std::fs::File::create(sb.path("stderr")).unwrap();
+    let sup = sb.spawn(Command::new(bin("yd-supervise")).arg(&dir).stderr(log));
+    std::thread::sleep(Duration::from_millis(2500));
+    let err = read(&sb.path("stderr"));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("run died young (exit 3); restarting it at most once a second"), "{err}");
+    signal_term(sup);
+}
+
+fn signal_term(pid: u32) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGTERM).unwrap();
+}
+
+#[test]
+fn a_planted_down_symlink_is_not_followed() {
+    let mut sb = Sandbox::new("downlink");
+    let dir = sb.service("svc", "exec sleep 1000");
+    let victim = sb.file("victim", "precious\n", 0o644);
+    sb.supervise(&dir);
+    std::os::unix::fs::symlink(&victim, dir.join("down")).unwrap();
+    svc("-D", &dir);
+    wait_for("down", 5 * S, || is_down(&dir));
+    assert_eq!(read(&victim), "precious\n", "-D neither follows nor truncates");
+}
+
+#[test]
+fn root_refuses_dirs_another_user_can_change() {
+    require_root();
+    let sb = Sandbox::new("rootonly");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().expect("user nobody");
+    let chown = |p: &std::path::Path| nix::unistd::chown(p, Some(nobody.uid), None).unwrap();
+    let theirs = sb.service("theirs", "exec sleep 1000");
+    chown(&theirs);
+    let their_run = sb.service("theirrun", "exec sleep 1000");
+    chown(&their_run.join("run"));
+    let shared = sb.service("shared", "exec sleep 1000");
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    // A supervise symlink pointing where another user chose.
+    let redirected = sb.service("redirected", "exec sleep 1000");
+    let elsewhere = sb.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    chown(&elsewhere);
+    std::os::unix::fs::symlink(&elsewhere, redirected.join("supervise")).unwrap();
+    for dir in [&theirs, &their_run, &shared, &redirected] {
+        let (code, _, err) = run(Command::new(bin("yd-supervise")).arg(dir));
+        assert_eq!(code, 100, "{}: {err}", dir.display());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("owned by uid") && err.contains("mode"), "{err}");
+    }
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing written through the symlink");
+}

@@ -74,6 +74,7 @@ struct Scanner {
 }
 
 pub fn run(opts: Options) -> Result<u8, Fatal> {
+    sys::cloexec_inherited_fds().map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
     let label = opts.dir.display().to_string();
     let meta = std::fs::metadata(&opts.dir).map_err(|e| Fatal::usage(format!("{label}: {e}")))?;
     if !meta.is_dir() {

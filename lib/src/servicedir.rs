@@ -19,8 +19,41 @@ use std::time::Duration;
 pub const DEFAULT_TIMEOUT_FINISH: Duration = Duration::from_millis(5000);
 
 /// Check that `dir` is a service dir we can run: a directory holding an
-/// executable regular file `run`.
+/// executable regular file `run`; as root, one nobody else can change.
 pub fn check(dir: &Path) -> Result<(), Fatal> {
+    check_runnable(dir)?;
+    if nix::unistd::geteuid().is_root() {
+        for path in [dir.to_path_buf(), dir.join(names::RUN), dir.join(names::FINISH)] {
+            check_root_only(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whoever can write a dir a root supervisor runs, or its `run`, is root:
+/// refuse anything owned by another user, or writable by another group or
+/// by everyone. (A missing `finish` is fine.)
+fn check_root_only(path: &Path) -> Result<(), Fatal> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(bad_input(path, e)),
+    };
+    let meta = if meta.file_type().is_symlink() { std::fs::metadata(path).map_err(|e| bad_input(path, e))? } else { meta };
+    let writable_by_others = meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && meta.gid() != 0);
+    if meta.uid() != 0 || writable_by_others {
+        return Err(Fatal::usage(format!(
+            "{}: owned by uid {} mode {:o}: root will not supervise what another user can change",
+            path.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+fn check_runnable(dir: &Path) -> Result<(), Fatal> {
     let meta = std::fs::metadata(dir).map_err(|e| bad_input(dir, e))?;
     if !meta.is_dir() {
         return Err(Fatal::usage(format!("{}: not a directory", dir.display())));
@@ -46,6 +79,19 @@ pub fn has_log(dir: &Path) -> bool {
 
 pub fn has_down_file(dir: &Path) -> bool {
     dir.join(names::DOWN).symlink_metadata().is_ok()
+}
+
+/// Create `down` without following a symlink planted in its place, and
+/// without truncating anything.
+pub fn create_down_file(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir.join(names::DOWN))
+        .map(drop)
 }
 
 pub fn has_finish(dir: &Path) -> bool {

@@ -51,7 +51,8 @@ pub fn describe(label: &str, st: &Status, normally_down: bool, now: Tai64n) -> S
     s
 }
 
-fn describe_exit(e: ExitStatus) -> String {
+/// How `run` ended, in words: `exit 1`, `killed by SIGKILL`.
+pub fn describe_exit(e: ExitStatus) -> String {
     match (e.code(), e.signal()) {
         (Some(c), _) => format!("exit {c}"),
         (None, Some(sig)) => match nix::sys::signal::Signal::try_from(sig) {

@@ -43,6 +43,26 @@ pub fn read_signals(fd: &mut SignalFd) -> io::Result<Vec<Signal>> {
     Ok(out)
 }
 
+/// Mark every fd above stderr close-on-exec, so that nothing the process
+/// inherited from whoever started it (a shell's stray fds, an init's
+/// sockets) reaches the services it starts. Run first thing at startup.
+pub fn cloexec_inherited_fds() -> io::Result<()> {
+    // SAFETY: close_range only changes fd flags; CLOSE_RANGE_CLOEXEC closes nothing.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: walk /proc/self/fd (its own fd is CLOEXEC already).
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        if let Some(fd) = entry?.file_name().to_str().and_then(|n| n.parse::<RawFd>().ok()) {
+            if fd > 2 {
+                let _ = fcntl(fd, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reap one dead child, any child, without blocking.
 pub fn reap_any() -> Option<(u32, ExitStatus)> {
     let mut status = 0;
@@ -204,7 +224,8 @@ pub fn spawn(req: Spawn) -> io::Result<u32> {
 
 /// Give a child a clean signal state: nothing blocked (our signalfd mask is
 /// inherited across fork and exec, and std no longer resets it), every
-/// disposition default (a shell's `&` leaves SIGINT and SIGQUIT ignored).
+/// disposition default (a shell's `&` leaves SIGINT and SIGQUIT ignored),
+/// glibc's reserved real-time signals included.
 ///
 /// # Safety
 /// Only between fork and exec: it changes the whole process's signal state.
@@ -212,9 +233,13 @@ unsafe fn reset_signals() {
     let mut empty: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut empty);
     libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-    for sig in 1..32 {
+    // The raw syscall, since glibc's sigaction refuses signals 32 and 33. An
+    // all-zero kernel `struct sigaction` is SIG_DFL, no flags, empty mask,
+    // whatever the architecture's field order.
+    let default_action = [0u64; 4];
+    for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::signal(sig, libc::SIG_DFL);
+            libc::syscall(libc::SYS_rt_sigaction, sig, default_action.as_ptr(), std::ptr::null_mut::<u64>(), 8usize);
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::sys;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 pub(super) struct SuperviseDir {
@@ -36,6 +36,17 @@ impl SuperviseDir {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
             Err(e) => return Err(fail(&dir, e)),
+        }
+        // Everything below is written as us: the dir (or the symlink's
+        // target) must be ours alone, or someone else picks where we write.
+        let meta = std::fs::metadata(&dir).map_err(|e| fail(&dir, e))?;
+        if meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
+            return Err(Fatal::usage(format!(
+                "{label}: {}: owned by uid {} mode {:o}; it must be ours and writable by us alone",
+                dir.display(),
+                meta.uid(),
+                meta.mode() & 0o7777
+            )));
         }
         let lock_path = dir.join(names::LOCK);
         let lock = sys::take_lock(&lock_path)

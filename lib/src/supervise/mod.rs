@@ -40,6 +40,7 @@ struct Supervisor {
 
 /// Supervise `dir` until told to exit; returns the exit code.
 pub fn run(dir: &Path) -> Result<u8, Fatal> {
+    sys::cloexec_inherited_fds().map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
     servicedir::check(dir)?;
     let log_dir = dir.join(names::LOG);
     let with_log = servicedir::has_log(dir);

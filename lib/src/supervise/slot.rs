@@ -57,6 +57,9 @@ pub(super) struct Slot {
     notify: Option<OwnedFd>,
     down_signal: Signal,
     timeout_finish: Option<Duration>,
+    /// Whether this run of young deaths was already reported: a crash loop
+    /// gets one warning, not one a second.
+    crash_loop_reported: bool,
 }
 
 impl Slot {
@@ -74,6 +77,7 @@ impl Slot {
             notify: None,
             down_signal: Signal::SIGTERM,
             timeout_finish: None,
+            crash_loop_reported: false,
         };
         slot.publish();
         slot
@@ -164,7 +168,7 @@ impl Slot {
                 }
             }
             Command::DownPersistently => {
-                if let Err(e) = std::fs::File::create(self.dir.join(names::DOWN)) {
+                if let Err(e) = servicedir::create_down_file(&self.dir) {
                     warn(PROG, format!("{}: creating down: {e}", self.label));
                 }
                 return self.apply(Command::Down, io);
@@ -417,8 +421,14 @@ impl Slot {
         let now = Instant::now();
         let earliest = self.started.map_or(now, |s| s + MIN_RESTART_INTERVAL);
         if earliest <= now {
+            self.crash_loop_reported = false;
             self.start_run(io);
         } else {
+            if !self.crash_loop_reported {
+                self.crash_loop_reported = true;
+                let how = self.status.last_exit.map_or("ended".into(), crate::svstat::describe_exit);
+                warn(PROG, format!("{}: run died young ({how}); restarting it at most once a second", self.label));
+            }
             self.restart_at = Some(earliest);
             self.status.throttled = true;
             self.publish();
