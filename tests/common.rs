@@ -18,6 +18,7 @@ pub fn bin(name: &str) -> PathBuf {
         "yd-svstat" => env!("CARGO_BIN_EXE_yd-svstat"),
         "yd-svok" => env!("CARGO_BIN_EXE_yd-svok"),
         "yd-log" => env!("CARGO_BIN_EXE_yd-log"),
+        "yd-envdir" => env!("CARGO_BIN_EXE_yd-envdir"),
         other => panic!("no program {other}"),
     })
 }

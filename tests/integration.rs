@@ -8,6 +8,7 @@
 mod common;
 
 mod compat;
+mod config;
 mod log;
 mod scan;
 mod supervise;

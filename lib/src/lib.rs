@@ -7,6 +7,7 @@
 //! * [`tai64n`], [`status`], [`control`]: runit's status format and the
 //!   command letters of runit, daemontools and s6.
 //! * [`servicedir`]: a service directory's files, parsed once at the edge.
+//! * [`config`], [`envdir`]: one file per key, layered; `yd-envdir`.
 //! * [`sys`]: the only place with `unsafe` and raw process/fd syscalls.
 //! * [`client`]: what every client of a supervisor shares.
 //! * [`supervise`], [`scan`], [`svc`], [`svstat`], [`logger`]: the engines
@@ -14,7 +15,9 @@
 
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod control;
+pub mod envdir;
 pub mod logger;
 pub mod names;
 pub mod scan;
