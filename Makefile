@@ -3,9 +3,9 @@
 
 PREFIX   ?= /usr/local
 CARGO    ?= cargo
-PROGRAMS := yd-supervise yd-svscan yd-svc yd-svstat yd-svok yd-log
+PROGRAMS := yd-supervise yd-svscan yd-svc yd-svstat yd-svok yd-log yd-envdir
 # Test and benchmark peers (runit, daemontools, s6), and what tests use.
-DEBS     := runit daemontools s6 util-linux procps
+DEBS     := runit daemontools s6 util-linux procps dash busybox
 DEMO_DIR ?= /tmp/yodawg-demo
 
 .PHONY: all build deps test demo demo-stop bench install clean
@@ -44,6 +44,8 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
 	for p in $(PROGRAMS); do install -m 755 target/release/$$p $(DESTDIR)$(PREFIX)/bin/; done
 	install -m 644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/lib/yodawg
+	install -m 644 lib/sh/yd-config.sh $(DESTDIR)$(PREFIX)/lib/yodawg/
 
 clean:
 	$(CARGO) clean

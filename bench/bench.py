@@ -268,17 +268,61 @@ def bench_log(bin_dir, root, lines=1_000_000):
     return out
 
 
+def timed_sh(script, repeat=3):
+    """Best wall time in seconds of `dash -c script`."""
+    best = None
+    for _ in range(repeat):
+        t0 = time.monotonic()
+        subprocess.run(["dash", "-c", script], check=True, stdout=subprocess.DEVNULL)
+        took = time.monotonic() - t0
+        best = took if best is None else min(best, took)
+    return best
+
+
+def bench_envdir(bin_dir, root, runs=1000):
+    """µs per whole-process run of `TOOL DIR /bin/true`, over 1,000 runs."""
+    d = f"{root}/envdir"
+    os.makedirs(d)
+    for i in range(10):
+        with open(f"{d}/key{i}", "w") as f:
+            f.write(f"value number {i}\n")
+    loop = "i=0; while [ $i -lt %d ]; do %s; i=$((i+1)); done"
+    tools = {"yodawg": f"{bin_dir}/yd-envdir", "s6": shutil.which("s6-envdir"), "daemontools": shutil.which("envdir")}
+    out = {}
+    for name, tool in tools.items():
+        secs = timed_sh(loop % (runs, f"{tool} {d} /bin/true"))
+        out[name] = {"µs per `envdir DIR true` run": secs / runs * 1e6}
+    return out
+
+
+def bench_config_get(root, lookups=10_000):
+    """ms for 10,000 lookups in one dash script: the library against $(cat FILE)."""
+    lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib", "sh", "yd-config.sh")
+    home = f"{root}/cfg-home"
+    os.makedirs(f"{home}/config")
+    with open(f"{home}/config/redis.port", "w") as f:
+        f.write("6379\n")
+    env = f"HOME={home} YD_HOST_CONFIG={root}/no-host-config"
+    loop = "i=0; while [ $i -lt %d ]; do %s; i=$((i+1)); done" % (lookups, "%s")
+    ways = {
+        "config_get -v (no fork)": f". {lib}; export {env}; " + loop % "config_get -v v redis.port",
+        "$(config_get) (subshell)": f". {lib}; export {env}; " + loop % "v=$(config_get redis.port)",
+        "$(cat FILE) by hand": loop % f"v=$(cat {home}/config/redis.port)",
+    }
+    return {way: timed_sh(script) * 1000 for way, script in ways.items()}
+
+
 def report(results, better_low):
-    names = ["yodawg", "runit", "s6"]
+    names = ["yodawg", "runit", "s6", "daemontools"]
     metrics = []
     for n in names:
         for k in results.get(n, {}):
             if k not in metrics:
                 metrics.append(k)
-    print(f"\n{'metric':44} " + " ".join(f"{n:>10}" for n in names) + "   yodawg/best peer")
+    print(f"\n{'metric':44} " + " ".join(f"{n:>11}" for n in names) + "   yodawg/best peer")
     for m in metrics:
         vals = {n: results.get(n, {}).get(m) for n in names}
-        cells = " ".join(f"{vals[n]:>10.2f}" if vals[n] is not None else f"{'-':>10}" for n in names)
+        cells = " ".join(f"{vals[n]:>11.2f}" if vals[n] is not None else f"{'-':>11}" for n in names)
         peers = [v for n, v in vals.items() if n != "yodawg" and v is not None]
         ratio = "-"
         if vals["yodawg"] is not None and peers:
@@ -290,16 +334,19 @@ def report(results, better_low):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="target/release", help="dir with the yodawg programs")
+    ap.add_argument("--only", choices=["supervision", "log", "config"], help="run one group")
     args = ap.parse_args()
+    run = lambda group: args.only in (None, group)
     bin_dir = os.path.abspath(args.bin)
-    for tool in ["runsvdir", "runsv", "s6-svscan", "s6-supervise", "s6-log", "svlogd"]:
+    for tool in ["runsvdir", "runsv", "s6-svscan", "s6-supervise", "s6-log", "svlogd", "s6-envdir", "envdir", "dash"]:
         if not shutil.which(tool):
             raise SystemExit(f"bench: {tool} missing (make deps)")
     os.environ["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
     root = tempfile.mkdtemp(prefix="yd-bench-")
     results = {}
+    lookups = {}
     try:
-        for s in suites(bin_dir):
+        for s in suites(bin_dir) if run("supervision") else []:
             r = results.setdefault(s.name, {})
             print(f"bench: {s.name}: memory and idle, {SERVICES} services...", file=sys.stderr)
             r.update(bench_memory(s, root))
@@ -308,14 +355,28 @@ def main():
             ready = bench_latency(s, root, readiness=True)
             r["restart ms after kill -9, with readiness"] = ready["restart ms after kill -9"]
             r.update(bench_new_dir(s, root))
-        print("bench: loggers, 1,000,000 lines...", file=sys.stderr)
-        for name, r in bench_log(bin_dir, root).items():
-            results.setdefault(name, {}).update(r)
+        if run("log"):
+            print("bench: loggers, 1,000,000 lines...", file=sys.stderr)
+            for name, r in bench_log(bin_dir, root).items():
+                results.setdefault(name, {}).update(r)
+        if run("config"):
+            print("bench: envdir, 1,000 runs each; config_get, 10,000 lookups...", file=sys.stderr)
+            for name, r in bench_envdir(bin_dir, root).items():
+                results.setdefault(name, {}).update(r)
+            lookups = bench_config_get(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results, better_low=lambda m: "per second" not in m)
-    print("\nrunit's columns are runsvdir/runsv/svlogd; s6's are s6-svscan/s6-supervise/s6-log.")
+    print("\nrunit's columns are runsvdir/runsv/svlogd; s6's are s6-svscan/s6-supervise/s6-log/s6-envdir.")
     print("runsv has no readiness: its 'with readiness' row is the same service without it.")
+    if "µs per `envdir DIR true` run" in results.get("s6", {}):
+        ratio = results["yodawg"]["µs per `envdir DIR true` run"] / results["s6"]["µs per `envdir DIR true` run"]
+        print(f"yd-envdir / s6-envdir: {ratio:.2f} (target: at most 1.2)")
+    if lookups:
+        by_hand = lookups["$(cat FILE) by hand"]
+        print("\n10,000 config lookups in one dash script:")
+        for way, ms in lookups.items():
+            print(f"  {way:28} {ms:9.1f} ms   {by_hand / ms:6.1f}x as fast as $(cat FILE)")
 
 
 if __name__ == "__main__":

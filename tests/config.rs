@@ -164,6 +164,12 @@ fn the_sh_library_answers_as_yd_envdir_does() {
         }
         let (_, out, _) = sh(shell, &service, &ctx, "config_get absent fallback");
         assert_eq!(out, "fallback\n");
+        // -v assigns without a subshell; the value is never evaluated.
+        let (code, out, err) =
+            sh(shell, &service, &ctx, "config_get -v got NUL && config_get -v dflt absent '$(echo no)' && printf '%s|%s' \"$got\" \"$dflt\"");
+        assert_eq!((code, out.as_str()), (0, "a\nb|$(echo no)"), "{shell:?}: {err}");
+        let (code, _, _) = sh(shell, &service, &ctx, "config_get -v 'x;y' NUL");
+        assert_eq!(code, 2, "{shell:?}: -v takes only a variable name");
         let (_, listed, _) = sh(shell, &service, &ctx, "config_list");
         let mut want: Vec<_> = expected.keys().filter(|k| *k != "PATH").cloned().collect();
         want.sort();

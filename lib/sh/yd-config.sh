@@ -1,7 +1,8 @@
 # yd-config.sh: yodawg's config library for POSIX sh (dash, bash, busybox sh).
 #
 #   . ~/libs/yd-config.sh
-#   port=$(config_get redis.port 6379)
+#   config_get -v port redis.port 6379     # sets $port; forks nothing
+#   port=$(config_get redis.port 6379)     # the same, in a subshell
 #   config_set redis.maxmemory 256mb
 #
 # A config is a dir of files, one per key, in the envdir format (docs/config.md):
@@ -102,19 +103,37 @@ _yd_exact() {
 	done
 }
 
-# config_get KEY [DEFAULT]: print KEY's value; else DEFAULT; else return 1.
+# config_get [-v VAR] KEY [DEFAULT]: print KEY's value (or, with -v, assign
+# it to VAR: no subshell, no fork); else DEFAULT; else return 1.
 config_get() {
+	_yd_var=
+	if [ "${1:-}" = -v ]; then
+		_yd_var=${2:-}
+		case $_yd_var in
+		'' | [0-9]* | *[!A-Za-z0-9_]*)
+			echo "config: config_get -v needs a shell variable name, not \"$_yd_var\"" >&2
+			return 2
+			;;
+		esac
+		shift 2
+	fi
 	if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-		echo "config: usage: config_get KEY [DEFAULT]" >&2
+		echo "config: usage: config_get [-v VAR] KEY [DEFAULT]" >&2
 		return 2
 	fi
 	_yd_key_ok "$1" || return 2
 	if _yd_lookup "$1"; then
-		printf '%s\n' "$_yd_value"
+		:
 	elif [ $# -eq 2 ]; then
-		printf '%s\n' "$2"
+		_yd_value=$2
 	else
 		return 1
+	fi
+	if [ -n "$_yd_var" ]; then
+		# Safe: VAR was checked to be a plain name; the value is not evaluated.
+		eval "$_yd_var=\$_yd_value"
+	else
+		printf '%s\n' "$_yd_value"
 	fi
 }
 
