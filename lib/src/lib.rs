@@ -8,6 +8,7 @@
 //!   command letters of runit, daemontools and s6.
 //! * [`servicedir`]: a service directory's files, parsed once at the edge.
 //! * [`config`], [`envdir`]: one file per key, layered; `yd-envdir`.
+//! * [`tenant`]: users, overlay homes, namespaces: `yd-mkhome`, `yd-nsenter`.
 //! * [`sys`]: the only place with `unsafe` and raw process/fd syscalls.
 //! * [`client`]: what every client of a supervisor shares.
 //! * [`supervise`], [`scan`], [`svc`], [`svstat`], [`logger`]: the engines
@@ -29,3 +30,4 @@ pub mod svc;
 pub mod svstat;
 pub mod sys;
 pub mod tai64n;
+pub mod tenant;

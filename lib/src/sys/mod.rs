@@ -1,8 +1,13 @@
-//! The one place with `unsafe` and raw process and fd syscalls.
+//! The one place with `unsafe` and raw syscalls, split by kernel concern:
+//! processes, fds and signals here; [`mount`] (namespaces, mounts,
+//! pivot_root); [`creds`] (uids, groups, rlimits, sessions).
 //!
-//! Policy (what to start, when, with which fds) lives in the engines; this
-//! module only knows how. Every fd it opens is close-on-exec, so nothing the
-//! supervisor holds leaks into a service.
+//! Policy (what to start, what to mount, which uid) lives in the engines;
+//! this module only knows how. Every fd it opens is close-on-exec, so
+//! nothing the supervisor holds leaks into a service.
+
+pub mod creds;
+pub mod mount;
 
 use crate::status::ExitStatus;
 use nix::errno::Errno;
@@ -61,6 +66,63 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Make the dir `name` in `parent`, owned by `uid`:`gid`, without following
+/// a symlink anywhere: `parent` may be writable by a tenant (pitfall 7). An
+/// existing entry is left as it is, whatever it is.
+pub fn make_owned_dir(parent: &Path, name: &str, mode: u32, uid: u32, gid: u32) -> io::Result<()> {
+    use nix::fcntl::{open, AtFlags};
+    use nix::sys::stat::mkdirat;
+    let dir = open(parent, OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+    // SAFETY: `open` returned a new fd that we now own.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    match mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    nix::unistd::fchownat(
+        Some(dir.as_raw_fd()),
+        name,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )?;
+    Ok(())
+}
+
+/// Fork. `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+/// Only for single-threaded processes, as all of yodawg's are.
+pub fn fork() -> io::Result<Option<u32>> {
+    // SAFETY: our programs are single-threaded, so the child may do anything.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(None),
+        nix::unistd::ForkResult::Parent { child } => Ok(Some(child.as_raw() as u32)),
+    }
+}
+
+/// Wait for `pid` to end; its status.
+pub fn wait_for(pid: u32) -> io::Result<ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes only to `status`.
+        let r = unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+        if r == pid as i32 {
+            return Ok(ExitStatus(status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A clean signal state for a forked child about to exec (see
+/// `reset_signals`); safe to call, but it changes the whole process.
+pub fn clean_signals_before_exec() {
+    // SAFETY: only changes this process's signal mask and dispositions.
+    unsafe { reset_signals() }
 }
 
 /// Reap one dead child, any child, without blocking.

@@ -1,0 +1,35 @@
+//! yd-mkhome: make and remove tenants; prepare the host (see yd-mkhome(8)).
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+use yodawg::cli::{finish, Fatal};
+use yodawg::tenant::{mkhome, setup, HostRoot, TenantName};
+
+const USAGE: &str = "usage: yd-mkhome [ --root ROOT ] NAME | --remove [ --purge ] NAME | --setup";
+
+fn run(args: &[OsString]) -> Result<u8, Fatal> {
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut root = None;
+    if args.first().map(String::as_str) == Some("--root") {
+        if args.len() < 2 {
+            return Err(Fatal::usage(USAGE));
+        }
+        root = Some(args[1].clone().into());
+        args.drain(..2);
+    }
+    let host = HostRoot::new(root);
+    let name = |s: &str| TenantName::parse(s).map_err(Fatal::usage);
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["--setup"] => setup::setup(host),
+        ["--remove", "--purge", n] => mkhome::remove(host, name(n)?, true),
+        ["--remove", n] => mkhome::remove(host, name(n)?, false),
+        [n] if !n.starts_with("--") => mkhome::create(host, name(n)?),
+        [n] => Err(Fatal::usage(format!("{}; {USAGE}", TenantName::parse(n).unwrap_err()))),
+        _ => Err(Fatal::usage(USAGE)),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    finish("yd-mkhome", run(&args))
+}
