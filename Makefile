@@ -5,7 +5,7 @@ PREFIX   ?= /usr/local
 CARGO    ?= cargo
 PROGRAMS := yd-supervise yd-svscan yd-svc yd-svstat yd-svok yd-log yd-envdir
 # Test and benchmark peers (runit, daemontools, s6), and what tests use.
-DEBS     := runit daemontools s6 util-linux procps dash busybox
+DEBS     := runit daemontools s6 util-linux procps dash busybox uidmap
 DEMO_DIR ?= /tmp/yodawg-demo
 
 .PHONY: all build deps test demo demo-stop bench install clean

@@ -19,6 +19,8 @@ pub fn bin(name: &str) -> PathBuf {
         "yd-svok" => env!("CARGO_BIN_EXE_yd-svok"),
         "yd-log" => env!("CARGO_BIN_EXE_yd-log"),
         "yd-envdir" => env!("CARGO_BIN_EXE_yd-envdir"),
+        "yd-mkhome" => env!("CARGO_BIN_EXE_yd-mkhome"),
+        "yd-nsenter" => env!("CARGO_BIN_EXE_yd-nsenter"),
         other => panic!("no program {other}"),
     })
 }

@@ -13,3 +13,4 @@ mod log;
 mod scan;
 mod supervise;
 mod svc;
+mod tenant;

@@ -20,13 +20,14 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// The top-level dirs of a home that are service dirs of the tenant's PID 1.
-fn service_dirs(template: &Path) -> io::Result<Vec<String>> {
+/// The template's top-level dirs: the tenant's service dirs and its own
+/// places (`config/`, ...).
+fn top_level_dirs(template: &Path) -> io::Result<Vec<String>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(template)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with('.') && e.path().join(crate::names::RUN).is_file() {
+        if !name.starts_with('.') && e.file_type()?.is_dir() {
             out.push(name);
         }
     }
@@ -40,9 +41,11 @@ fn mkdir(path: &Path, mode: u32) -> io::Result<()> {
 
 /// Make the tenant's state dirs (idempotent). The upper dirs are the
 /// tenant's, so the merged home and `~/services` are the tenant's; each
-/// top-level service dir of the template gets a tenant-owned copy in the
-/// upper dir, or the tenant's supervisor could not create `supervise/` in
-/// a dir that looks root-owned through the overlay (pitfall 6).
+/// top-level dir of the template gets a tenant-owned copy in the upper dir,
+/// or it would look root-owned through the overlay (pitfall 6): the
+/// tenant's supervisor could not create `supervise/` in `~/pipelines`, nor
+/// the tenant a key in `~/config`. The template's files stay root's, so
+/// read-only to the tenant.
 pub fn prepare_state(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Result<()> {
     let state = host.state(t);
     let dirs = StateDirs::of(&state);
@@ -55,7 +58,7 @@ pub fn prepare_state(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Res
         sys::make_owned_dir(&state.join(layer), "upper", 0o755, acct.uid, acct.gid)?;
     }
     let template = host.template();
-    for name in service_dirs(&template)? {
+    for name in top_level_dirs(&template)? {
         let mode = std::fs::metadata(template.join(&name))?.mode() & 0o7777;
         sys::make_owned_dir(&dirs.home_upper, &name, mode, acct.uid, acct.gid)?;
     }

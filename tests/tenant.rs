@@ -1,0 +1,267 @@
+//! Tenants, as root: real users, overlay mounts, namespaces and processes.
+
+use crate::common::*;
+use nix::sys::signal::Signal;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const S: Duration = Duration::from_secs(1);
+
+/// A host root with a scanner over its tenants, and the tenants a test made;
+/// all of them removed when the test ends, pass or fail.
+struct Host {
+    sb: Sandbox,
+    root: PathBuf,
+    names: Vec<String>,
+    scanner: Option<u32>,
+}
+
+impl Host {
+    fn new(tag: &str) -> Host {
+        require_root();
+        let sb = Sandbox::new(tag);
+        let root = sb.path("root");
+        let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&root).arg("--setup"));
+        assert_eq!(code, 0, "setup: {out}{err}");
+        Host { sb, root, names: Vec::new(), scanner: None }
+    }
+
+    /// A tenant name unique to this test run.
+    fn name(&self, letter: char) -> String {
+        format!("t{}{letter}", std::process::id() % 100_000)
+    }
+
+    fn mkhome(&mut self, name: &str) {
+        let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&self.root).arg(name));
+        assert_eq!(code, 0, "yd-mkhome {name}: {out}{err}");
+        self.names.push(name.to_string());
+    }
+
+    fn service(&self, name: &str) -> PathBuf {
+        self.root.join("tenants").join(name)
+    }
+
+    fn start_scanner(&mut self) {
+        let pid = self.sb.spawn(Command::new(bin("yd-svscan")).arg(self.root.join("tenants")));
+        self.scanner = Some(pid);
+    }
+
+    fn stop_scanner(&mut self) {
+        if let Some(pid) = self.scanner.take() {
+            signal(pid, Signal::SIGTERM);
+            assert_eq!(self.sb.wait_exit(pid, 30 * S), Some(0));
+        }
+    }
+
+    /// Wait until the tenant runs with both sub-scanners up.
+    fn wait_up(&self, name: &str) {
+        let home = home_of(name);
+        wait_for(&format!("tenant {name} up"), 15 * S, || {
+            is_up(&self.service(name)) && is_up(&home.join("services")) && is_up(&home.join("pipelines"))
+        });
+    }
+
+    fn join(&self, name: &str, script: &str) -> (i32, String, String) {
+        run(Command::new(bin("yd-nsenter")).arg("--root").arg(&self.root).args(["--join", name, "--", "sh", "-c", script]))
+    }
+
+    fn pid1(&self, name: &str) -> u32 {
+        let sup = status(&self.service(name)).pid;
+        children_of(sup)[0]
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(pid) = self.scanner.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGTERM);
+            let _ = self.sb.wait_exit(pid, 30 * S);
+        }
+        for name in &self.names {
+            let removed = Command::new(bin("yd-mkhome")).arg("--root").arg(&self.root).args(["--remove", "--purge", name]).output();
+            if !removed.is_ok_and(|o| o.status.success()) {
+                // Leave the machine clean even so.
+                let user = format!("yd-{name}");
+                let _ = Command::new("pkill").args(["-9", "-u", &user]).status();
+                for m in ["libs", "services", ""] {
+                    let _ = Command::new("umount").arg("-l").arg(home_of(name).join(m)).status();
+                }
+                let _ = Command::new("userdel").arg(&user).status();
+                let _ = std::fs::remove_dir(home_of(name));
+            }
+        }
+    }
+}
+
+fn home_of(name: &str) -> PathBuf {
+    Path::new("/home").join(format!("yd-{name}"))
+}
+
+fn uid_of(name: &str) -> Option<u32> {
+    yodawg::tenant::accounts::lookup(&format!("yd-{name}")).unwrap().map(|a| a.uid)
+}
+
+/// Processes of `uid`, anywhere on the host.
+fn processes_of(uid: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            read(&e.path().join("status")).lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
+        })
+        .count()
+}
+
+fn mounts_under(path: &Path) -> usize {
+    read(Path::new("/proc/self/mountinfo")).lines().filter(|l| l.split(' ').nth(4).is_some_and(|m| Path::new(m).starts_with(path))).count()
+}
+
+#[test]
+fn lifecycle_make_start_stop_start_remove() {
+    let mut host = Host::new("tenantlife");
+    let name = host.name('a');
+    host.mkhome(&name);
+    let uid = uid_of(&name).expect("the user exists");
+    assert!(read(Path::new("/etc/subuid")).lines().any(|l| l.starts_with(&format!("yd-{name}:"))));
+    host.start_scanner();
+    host.wait_up(&name);
+    let (code, out, err) = host.join(&name, "echo kept > ~/note && cat ~/note");
+    assert_eq!((code, out.as_str()), (0, "kept\n"), "{err}");
+
+    let svc_dir = host.service(&name);
+    svc("-wD -T 20000 -d", &svc_dir);
+    wait_for("nothing of the tenant running", 10 * S, || processes_of(uid) == 0);
+    wait_for("no mount left", 10 * S, || mounts_under(&home_of(&name)) == 0);
+    let (code, _, _) = run(Command::new(bin("yd-svc")).args(["-d"]).arg(&svc_dir));
+    assert_eq!(code, 0, "stopping a stopped tenant is fine");
+    assert!(is_down(&svc_dir));
+
+    svc("-u", &svc_dir);
+    host.wait_up(&name);
+    let (_, out, _) = host.join(&name, "cat ~/note");
+    assert_eq!(out, "kept\n", "what the tenant wrote survives a restart");
+
+    let (code, _, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", &name]));
+    assert_eq!(code, 100, "refused while running: {err}");
+    svc("-wD -T 20000 -d", &svc_dir);
+    let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", "--purge", &name]));
+    assert_eq!(code, 0, "{out}{err}");
+    host.names.clear();
+    assert!(uid_of(&name).is_none(), "no user left");
+    for file in ["/etc/subuid", "/etc/subgid", "/etc/group"] {
+        assert!(!read(Path::new(file)).contains(&format!("yd-{name}:")), "{file}");
+    }
+    assert_eq!(processes_of(uid), 0);
+    assert_eq!(mounts_under(&home_of(&name)), 0);
+    assert!(!host.root.join("state").join(&name).exists() && !home_of(&name).exists());
+}
+
+#[test]
+fn a_tenant_sees_only_itself() {
+    let mut host = Host::new("tenantiso");
+    let (a, b) = (host.name('b'), host.name('c'));
+    host.mkhome(&a);
+    host.mkhome(&b);
+    std::fs::write(host.root.join("template/shared"), "from the template\n").unwrap();
+    host.start_scanner();
+    host.wait_up(&a);
+    host.wait_up(&b);
+    let uid = uid_of(&a).unwrap();
+    let probe = format!(
+        "echo \"uid=$(id -u) groups=$(id -G)\"\n\
+         echo \"pid1=$(tr '\\0' ' ' < /proc/1/cmdline)\"\n\
+         grep CapEff /proc/self/status\n\
+         for p in /proc/[0-9]*; do [ -r $p/status ] && awk '/^Uid:/ {{print $2}}' $p/status; done | sort -u | tr '\\n' ' '; echo\n\
+         for f in /usr/x /etc/x ~/libs/x /x; do touch $f 2>/dev/null && echo \"wrote $f\"; done\n\
+         echo more >> ~/shared 2>/dev/null && echo 'wrote the template copy'\n\
+         ls {other} 2>&1 | head -1; ls {root} 2>&1 | head -1",
+        other = home_of(&b).display(),
+        root = host.root.display()
+    );
+    let (code, out, err) = host.join(&a, &probe);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], format!("uid={uid} groups={uid}").replace(&format!("groups={uid}"), &format!("groups={}", gid_of(&a))));
+    assert_eq!(lines[1].trim(), format!("pid1=/run/yodawg/bin/yd-svscan {}", home_of(&a).display()));
+    assert_eq!(lines[2], "CapEff:\t0000000000000000");
+    assert_eq!(lines[3].trim(), uid.to_string(), "only the tenant's own processes are visible");
+    assert!(!out.contains("wrote"), "no write to /usr, /etc, ~/libs, / or the template's file: {out}");
+    assert!(out.contains(&format!("cannot access '{}'", home_of(&b).display())), "the other tenant's home is not there: {out}");
+    assert!(out.contains(&format!("cannot access '{}'", host.root.display())), "the host root is not there: {out}");
+    assert_eq!(read(&host.root.join("template/shared")), "from the template\n", "the template is untouched");
+    // The template's own files are read-only to the tenant; its own are not.
+    let (code, _, _) = host.join(&a, "echo x >> ~/services/run");
+    assert_ne!(code, 0, "the template's run files are not the tenant's to change");
+    let (code, _, err) = host.join(&a, "echo mine > ~/config/colour && cat ~/config/colour");
+    assert_eq!(code, 0, "{err}");
+    let (_, out_b, _) = host.join(&b, "cat ~/shared");
+    assert_eq!(out_b, "from the template\n", "b sees the template, not a's change");
+}
+
+fn gid_of(name: &str) -> u32 {
+    yodawg::tenant::accounts::lookup(&format!("yd-{name}")).unwrap().unwrap().gid
+}
+
+#[test]
+fn tenants_come_back_after_kill_9_and_a_scanner_restart() {
+    let mut host = Host::new("tenantrecover");
+    let name = host.name('d');
+    host.mkhome(&name);
+    host.start_scanner();
+    host.wait_up(&name);
+    let pid1 = host.pid1(&name);
+    signal(pid1, Signal::SIGKILL);
+    wait_for("a new PID 1", 10 * S, || {
+        let sup = try_status(&host.service(&name)).map(|s| s.pid).unwrap_or(0);
+        sup != 0 && children_of(sup).first().is_some_and(|&p| p != pid1)
+    });
+    host.wait_up(&name);
+    host.stop_scanner();
+    assert!(is_down(&host.service(&name)), "the scanner took the tenant down");
+    host.start_scanner();
+    host.wait_up(&name);
+    let (code, out, _) = host.join(&name, "tr '\\0' ' ' < /proc/1/cmdline");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("/run/yodawg/bin/yd-svscan"), "{out}");
+}
+
+#[test]
+fn bad_names_and_unknown_tenants_change_nothing() {
+    let host = Host::new("tenantbad");
+    let long = "a".repeat(200);
+    for bad in ["", "../x", "a/b", "-rf", "Upper", "root", &long] {
+        let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).arg(bad));
+        assert_eq!(code, 100, "{bad:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("yd-mkhome: fatal: "), "{err}");
+    }
+    let passwd = read(Path::new("/etc/passwd"));
+    for bad in ["", "../x", "a/b", "-rf", "Upper", "root", &long] {
+        assert!(!passwd.lines().any(|l| l.starts_with(&format!("yd-{bad}:"))), "no user made for {bad:?}");
+    }
+    assert_eq!(std::fs::read_dir(host.root.join("tenants")).unwrap().count(), 0, "no tenant dir made");
+    let unknown = host.name('z');
+    for args in [vec!["--join", &unknown, "--", "true"], vec![&unknown]] {
+        let (code, _, err) = run(Command::new(bin("yd-nsenter")).arg("--root").arg(&host.root).args(&args));
+        assert_eq!(code, 100, "{args:?}: {err}");
+        assert!(err.contains("no such tenant"), "{err}");
+    }
+    let (code, _, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", &unknown]));
+    assert_eq!(code, 100, "{err}");
+    let (code, _, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).arg("daemon"));
+    assert_eq!(code, 100, "a system name: {err}");
+}
+
+#[test]
+fn setup_is_rerunnable_and_keeps_what_the_admin_changed() {
+    let host = Host::new("tenantsetup");
+    let run_file = host.root.join("template/services/run");
+    std::fs::write(&run_file, "#!/bin/sh\n# the admin's own\nexec yd-svscan .\n").unwrap();
+    let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).arg("--setup"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 files installed"), "{out}");
+    assert!(read(&run_file).contains("the admin's own"));
+    assert!(read(&host.root.join("init/yodawg.service")).contains(&format!("yd-svscan {}/tenants", host.root.display())));
+}
