@@ -28,8 +28,9 @@ deps:
 test: deps
 	$(CARGO) test --locked
 
-# The main job on a default local setup: a scanner supervising the example
-# services, their status shown. `make demo-stop` takes it all down.
+# The main job on a default local setup (as root): a host scanner over a demo
+# tenant that runs the example services, the tree shown. `make demo-stop`
+# takes it all down and removes the tenant.
 demo: deps build
 	@DEMO_DIR=$(DEMO_DIR) BIN=$(CURDIR)/target/release sh examples/demo.sh
 

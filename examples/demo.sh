@@ -1,19 +1,26 @@
 #!/bin/sh
-# The demo behind `make demo`: a yd-svscan over copies of the example
-# services, left running, with their status shown. `make demo-stop` ends it.
+# The demo behind `make demo` (as root): a host scanner over a demo tenant
+# that runs the example services, left running, its tree shown.
+# `make demo-stop` takes it all down and removes the tenant.
 set -eu
 : "${DEMO_DIR:?}" "${BIN:?}"
 here=$(cd "$(dirname "$0")" && pwd)
-scan=$DEMO_DIR/services
-export PATH="$BIN:$PATH"
+tenant=${DEMO_TENANT:-demo}
+export YD_ROOT="$DEMO_DIR/root" PATH="$BIN:$PATH"
+tenants=$YD_ROOT/tenants
+home=/home/yd-$tenant
+join() { yd-nsenter --join "$tenant" -- "$@"; }
 
 stop() {
 	if [ -e "$DEMO_DIR/scanner.pid" ] && kill -0 "$(cat "$DEMO_DIR/scanner.pid")" 2>/dev/null; then
 		kill -TERM "$(cat "$DEMO_DIR/scanner.pid")"
 		while kill -0 "$(cat "$DEMO_DIR/scanner.pid")" 2>/dev/null; do sleep 0.1; done
-		echo "demo scanner stopped; every service is down"
+		echo "demo: host scanner stopped; the tenant is down"
 	fi
 	rm -f "$DEMO_DIR/scanner.pid"
+	if [ -d "$tenants/$tenant" ] || grep -q "^yd-$tenant:" /etc/passwd; then
+		yd-mkhome --remove --purge "$tenant"
+	fi
 }
 
 if [ "${1:-}" = stop ]; then
@@ -23,28 +30,34 @@ fi
 
 stop
 rm -rf "$DEMO_DIR"
-mkdir -p "$scan"
-for svc in greeter counter; do cp -R "$here/$svc" "$scan/$svc"; done
-yd-svscan "$scan" </dev/null >"$DEMO_DIR/scanner.out" 2>&1 &
+mkdir -p "$DEMO_DIR"
+echo "== preparing a host root: yd-mkhome --setup ($YD_ROOT)"
+yd-mkhome --setup | sed 's/^/   /'
+echo "== a tenant: yd-mkhome $tenant"
+yd-mkhome "$tenant"
+yd-svscan "$tenants" </dev/null >"$DEMO_DIR/scanner.out" 2>&1 &
 echo $! >"$DEMO_DIR/scanner.pid"
 
-# Wait (up to 10 s) until the greeter is up and ready, then enable the counter.
+# The tenant starts at once; wait (10 s at most) for its sub-scanners.
 i=0
-until yd-svok "$scan/greeter" 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the scanner did not start the greeter" >&2; exit 1; }
+until yd-svok "$home/services" 2>/dev/null && yd-svok "$home/pipelines" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the tenant did not start" >&2; cat "$DEMO_DIR/scanner.out" >&2; exit 1; }
 	sleep 0.1
 done
-yd-svc -wU -T 10000 "$scan/greeter"
-echo "== a scanner supervising $scan (pid $(cat "$DEMO_DIR/scanner.pid"))"
-yd-svstat "$scan/greeter" "$scan/greeter/log" "$scan/counter"
-echo "== enabling the counter: yd-svc -wu -u $scan/counter"
-yd-svc -wu -T 10000 -u "$scan/counter"
-yd-svstat "$scan/counter"
+echo "== the example services, copied into the tenant's ~/services through --join"
+tar -C "$here" -cf - greeter counter | join tar -C "$home/services" -xf -
+join yd-svc -wU -T 10000 "$home/services/greeter" 2>/dev/null || {
+	i=0; until join yd-svc -wU -T 10000 "$home/services/greeter" 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the greeter did not start" >&2; exit 1; }; sleep 0.1
+	done
+}
+join yd-svc -wu -T 10000 -u "$home/services/counter"
 sleep 2
-echo "== the greeter's log ($scan/greeter/log/main/current)"
-tail -n 3 "$scan/greeter/log/main/current"
-echo "== runit's sv reads the same state: sv status $scan/*"
-if command -v sv >/dev/null; then sv status "$scan"/*; fi
+echo "== the tree: host scanner (pid $(cat "$DEMO_DIR/scanner.pid")) > tenant $tenant > services"
+yd-svstat "$tenants/$tenant" "$home/services" "$home/pipelines" \
+	"$home/services/greeter" "$home/services/greeter/log" "$home/services/counter"
+echo "== inside the tenant: yd-nsenter --join $tenant -- ..."
+join sh -c 'echo "   I am $(id -un), PID 1 is $(tr "\0" " " < /proc/1/cmdline)"; tail -n 2 ~/services/greeter/log/main/current | sed "s/^/   /"'
 echo
-echo "Left running. Try: PATH=$BIN:\$PATH; yd-svc -r $scan/greeter; yd-svstat $scan/*"
-echo "Stop it all with: make demo-stop"
+echo "Left running. Try:  PATH=$BIN:\$PATH YD_ROOT=$YD_ROOT yd-nsenter --join $tenant -- yd-svstat ~/services/*"
+echo "Stop it all with:  make demo-stop"

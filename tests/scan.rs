@@ -127,25 +127,3 @@ fn as_pid_1_it_reaps_every_orphan() {
     assert_eq!(processes_under(&sb.root), 0);
 }
 
-#[test]
-fn the_demo_runs_the_examples_and_stops_cleanly() {
-    let sb = Sandbox::new("demo");
-    let bin_dir = bin("yd-svscan").parent().unwrap().to_path_buf();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.sh");
-    let demo = |arg: Option<&str>| {
-        let mut cmd = Command::new("sh");
-        cmd.arg(&script).args(arg).env("DEMO_DIR", sb.path("demo")).env("BIN", &bin_dir);
-        run(&mut cmd)
-    };
-    let (code, out, err) = demo(None);
-    assert_eq!(code, 0, "{out}{err}");
-    let scan = sb.path("demo/services");
-    assert!(out.contains("greeter: up (pid ") && out.contains("hello number 1"), "{out}");
-    assert!(status(&scan.join("greeter")).ready.is_some());
-    assert!(is_up(&scan.join("counter")), "the demo enables the counter");
-    let (code, out, err) = demo(Some("stop"));
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(is_down(&scan.join("greeter")) && is_down(&scan.join("counter")));
-    assert!(read(&scan.join("greeter/log/main/current")).contains("greeter ended: exit code -1, signal 15"), "finish output is logged too");
-    assert_eq!(processes_under(&sb.root), 0);
-}

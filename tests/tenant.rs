@@ -102,16 +102,8 @@ fn uid_of(name: &str) -> Option<u32> {
     yodawg::tenant::accounts::lookup(&format!("yd-{name}")).unwrap().map(|a| a.uid)
 }
 
-/// Processes of `uid`, anywhere on the host.
 fn processes_of(uid: u32) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter(|e| {
-            read(&e.path().join("status")).lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
-        })
-        .count()
+    yodawg::tenant::accounts::processes_of(uid).unwrap()
 }
 
 fn mounts_under(path: &Path) -> usize {
@@ -164,6 +156,10 @@ fn a_tenant_sees_only_itself() {
     let (a, b) = (host.name('b'), host.name('c'));
     host.mkhome(&a);
     host.mkhome(&b);
+    // Limits are the host's: the host config for all, then one tenant's own.
+    std::fs::write(host.root.join("config/tenant.max-open-files"), "2000\n").unwrap();
+    std::fs::create_dir_all(host.service(&b).join("config")).unwrap();
+    std::fs::write(host.service(&b).join("config/tenant.max-open-files"), "1000\n").unwrap();
     std::fs::write(host.root.join("template/shared"), "from the template\n").unwrap();
     host.start_scanner();
     host.wait_up(&a);
@@ -198,6 +194,12 @@ fn a_tenant_sees_only_itself() {
     assert_eq!(code, 0, "{err}");
     let (_, out_b, _) = host.join(&b, "cat ~/shared");
     assert_eq!(out_b, "from the template\n", "b sees the template, not a's change");
+    for (t, want) in [(&a, "2000 2000"), (&b, "1000 1000")] {
+        let (_, out, _) = host.join(t, "echo $(ulimit -Sn) $(ulimit -Hn)");
+        assert_eq!(out.trim(), want, "rlimits set by the host for {t}");
+        let (_, out, _) = host.join(t, "grep 'Max open files' /proc/1/limits | awk '{print $4, $5}'");
+        assert_eq!(out.trim(), want, "PID 1 has them too");
+    }
 }
 
 fn gid_of(name: &str) -> u32 {
@@ -217,6 +219,13 @@ fn tenants_come_back_after_kill_9_and_a_scanner_restart() {
         let sup = try_status(&host.service(&name)).map(|s| s.pid).unwrap_or(0);
         sup != 0 && children_of(sup).first().is_some_and(|&p| p != pid1)
     });
+    host.wait_up(&name);
+    // The process the supervisor watches takes PID 1 with it.
+    let pid1 = host.pid1(&name);
+    let parent = status(&host.service(&name)).pid;
+    signal(parent, Signal::SIGKILL);
+    // Gone, or a zombie left for the host's init to reap: either way dead.
+    wait_for("PID 1 gone with its parent", 5 * S, || proc_state(pid1).is_none_or(|s| s == 'Z'));
     host.wait_up(&name);
     host.stop_scanner();
     assert!(is_down(&host.service(&name)), "the scanner took the tenant down");
@@ -264,4 +273,33 @@ fn setup_is_rerunnable_and_keeps_what_the_admin_changed() {
     assert!(out.contains("0 files installed"), "{out}");
     assert!(read(&run_file).contains("the admin's own"));
     assert!(read(&host.root.join("init/yodawg.service")).contains(&format!("yd-svscan {}/tenants", host.root.display())));
+}
+
+#[test]
+fn the_demo_runs_a_tenant_with_the_examples_and_stops_cleanly() {
+    require_root();
+    let sb = Sandbox::new("demo");
+    let tenant = format!("t{}demo", std::process::id() % 100_000);
+    let bin_dir = bin("yd-svscan").parent().unwrap().to_path_buf();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.sh");
+    let demo = |arg: Option<&str>| {
+        let mut cmd = Command::new("sh");
+        cmd.arg(&script).args(arg).env("DEMO_DIR", sb.path("demo")).env("BIN", &bin_dir).env("DEMO_TENANT", &tenant);
+        run(&mut cmd)
+    };
+    let (code, out, err) = demo(None);
+    let stopped = demo(Some("stop"));
+    assert_eq!(code, 0, "{out}{err}");
+    let home = home_of(&tenant);
+    for line in [
+        format!("{}: up (pid ", home.join("services/greeter").display()),
+        format!("{}: up (pid ", home.join("services/counter").display()),
+        format!("I am yd-{tenant}, PID 1 is /run/yodawg/bin/yd-svscan"),
+        "hello number 1".to_string(),
+    ] {
+        assert!(out.contains(&line), "missing {line:?} in:\n{out}");
+    }
+    assert_eq!(stopped.0, 0, "{}{}", stopped.1, stopped.2);
+    assert!(uid_of(&tenant).is_none(), "demo-stop removes the tenant");
+    assert_eq!(mounts_under(&home), 0);
 }

@@ -92,6 +92,23 @@ pub fn range_of(user: &str) -> io::Result<Option<(u64, u64)>> {
     }))
 }
 
+/// How many processes run as `uid`, anywhere on the host.
+pub fn processes_of(uid: u32) -> io::Result<usize> {
+    let uid = uid.to_string();
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc")? {
+        let e = e?;
+        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        if status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid)) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 fn tool(cmd: &mut Command) -> io::Result<()> {
     let out = cmd.output()?;
     if out.status.success() {

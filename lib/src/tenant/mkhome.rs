@@ -69,7 +69,8 @@ pub fn remove(host: HostRoot, name: TenantName, purge: bool) -> Result<u8, Fatal
         Err(_) if !service.exists() => return Err(Fatal::usage(format!("{name}: no such tenant"))),
         Err(e) => return Err(e),
     };
-    if find_pid1(&tenant).is_some() {
+    let stray = accounts::processes_of(tenant.account.uid).map_err(|e| Fatal::system("/proc", e))?;
+    if find_pid1(&tenant).is_some() || stray > 0 {
         return Err(Fatal::with_code(EXIT_USAGE, format!("{name}: running; stop it first: yd-svc -wD -d {}", service.display())));
     }
     let fail = |what: &str, e: io::Error| Fatal::system(format!("{name}: {what}"), e);

@@ -119,13 +119,15 @@ pub fn start(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
 /// Returns only with the reason it could not.
 fn become_pid1(t: &Tenant, new_root: &std::path::Path, steps: &[root::Step], limits: &[(Limit, u64)], parent: nix::unistd::Pid) -> io::Error {
     let run = || -> io::Result<io::Error> {
+        root::build(new_root, steps)?;
+        enter_as_tenant(t, limits)?;
+        // Armed only now: the kernel clears the parent-death signal when the
+        // credentials change (prctl(2)). Then look: the parent may have died
+        // before it was armed.
         creds::die_with_parent()?;
-        // The parent may have died before PDEATHSIG was armed.
         if nix::unistd::getppid() != parent {
             return Ok(io::Error::other("the supervised parent is gone"));
         }
-        root::build(new_root, steps)?;
-        enter_as_tenant(t, limits)?;
         Ok(Command::new(format!("{TENANT_BIN}/yd-svscan")).arg(&t.account.home).env_clear().envs(t.environment()).exec())
     };
     run().unwrap_or_else(|e| e)
