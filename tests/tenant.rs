@@ -54,11 +54,13 @@ impl Host {
         }
     }
 
-    /// Wait until the tenant runs with both sub-scanners up.
+    /// Wait until the tenant runs with both sub-scanners up, under live
+    /// supervisors: status files a killed instance left say "up" too.
     fn wait_up(&self, name: &str) {
         let home = home_of(name);
+        let live = |d: &Path| supervised(d) && is_up(d);
         wait_for(&format!("tenant {name} up"), 15 * S, || {
-            is_up(&self.service(name)) && is_up(&home.join("services")) && is_up(&home.join("pipelines"))
+            live(&self.service(name)) && live(&home.join("services")) && live(&home.join("pipelines"))
         });
     }
 

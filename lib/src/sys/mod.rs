@@ -37,6 +37,16 @@ pub fn signal_fd(signals: &[Signal]) -> io::Result<SignalFd> {
     Ok(SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?)
 }
 
+/// Block `signals` in this process without reading them: a blocked signal
+/// stays pending, across execve too, until the program reads or unblocks it.
+pub fn block(signals: &[Signal]) -> io::Result<()> {
+    let mut set = SigSet::empty();
+    for s in signals {
+        set.add(*s);
+    }
+    Ok(set.thread_block()?)
+}
+
 /// Drain the signals pending on `fd`.
 pub fn read_signals(fd: &mut SignalFd) -> io::Result<Vec<Signal>> {
     let mut out = Vec::new();

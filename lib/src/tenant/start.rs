@@ -128,6 +128,11 @@ fn become_pid1(t: &Tenant, new_root: &std::path::Path, steps: &[root::Step], lim
         if nix::unistd::getppid() != parent {
             return Ok(io::Error::other("the supervised parent is gone"));
         }
+        // The init of a PID namespace never gets a signal it has not asked
+        // for from outside it: a SIGTERM arriving between this exec and
+        // yd-svscan's signalfd would be dropped. Blocked, it waits pending
+        // across the exec until yd-svscan reads it.
+        sys::block(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT])?;
         Ok(Command::new(format!("{TENANT_BIN}/yd-svscan")).arg(&t.account.home).env_clear().envs(t.environment()).exec())
     };
     run().unwrap_or_else(|e| e)
