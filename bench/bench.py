@@ -312,6 +312,97 @@ def bench_config_get(root, lookups=10_000):
     return {way: timed_sh(script) * 1000 for way, script in ways.items()}
 
 
+def tree(pid):
+    """pid and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children(p))
+    return out
+
+
+def tenant_ready(sup_pid):
+    """Is the tenant under supervisor sup_pid running its PID 1 and both sub-scanners?"""
+    return sum(1 for p in tree(sup_pid) if comm(p) == "yd-svscan") == 3
+
+
+def mkhome(bin_dir, root, *args):
+    subprocess.run([f"{bin_dir}/yd-mkhome", "--root", root, *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def mem_available_kib():
+    with open("/proc/meminfo") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("MemAvailable:"))
+
+
+def bench_tenants(bin_dir, root, first=50, total=200):
+    """Tenant start against the unshare floor; memory per idle tenant over
+    50; then 200 tenants made and started."""
+    host = f"{root}/tenant-root"
+    mkhome(bin_dir, host, "--setup")
+    tag = f"b{os.getpid() % 10000}x"
+    names = [f"{tag}{i}" for i in range(total)]
+    made = []
+    scanner = None
+    out = {}
+    try:
+        avail0 = mem_available_kib()
+        t0 = time.monotonic()
+        for n in names[:first]:
+            mkhome(bin_dir, host, n)
+            made.append(n)
+        scanner = subprocess.Popen([f"{bin_dir}/yd-svscan", f"{host}/tenants"], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sups = lambda: [p for p in children(scanner.pid) if comm(p) == "yd-supervise"]
+        wait_for(f"{first} tenants up", lambda: len(sups()) == first and all(tenant_ready(p) for p in sups()), timeout=120, step=0.05)
+        time.sleep(1.0)
+        os.sync()
+        per_tenant = [sum(smaps(p)[1] for p in tree(s)) for s in sups()]
+        out["tenant: PSS KiB per idle tenant (all its processes, 50 running)"] = statistics.mean(per_tenant)
+        out["tenant: processes per tenant"] = statistics.mean(len(tree(s)) for s in sups())
+        out["tenant: MemAvailable drop KiB per tenant (50 made and running)"] = (avail0 - mem_available_kib()) / first
+
+        # Start latency: from `u` on the tenant's control FIFO to PID 1 and both sub-scanners running.
+        one = f"{host}/tenants/{names[0]}"
+        sup = next(p for p in sups() if os.readlink(f"/proc/{p}/cwd") == one)
+        starts = []
+        for _ in range(10):
+            fd = os.open(f"{one}/supervise/control", os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"d")
+            wait_for("tenant down", lambda: not children(sup), timeout=30, step=0.001)
+            time.sleep(1.1)
+            t = time.monotonic()
+            os.write(fd, b"u")
+            wait_for("tenant up", lambda: tenant_ready(sup), timeout=30, step=0.00005)
+            starts.append((time.monotonic() - t) * 1000)
+            os.close(fd)
+        out["tenant: ms from u to PID 1 and sub-scanners running"] = statistics.median(starts)
+        floor = []
+        for _ in range(10):
+            t = time.monotonic()
+            subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], check=True)
+            floor.append((time.monotonic() - t) * 1000)
+        out["floor: ms for unshare --pid --fork --mount-proc true"] = statistics.median(floor)
+
+        for n in names[first:]:
+            mkhome(bin_dir, host, n)
+            made.append(n)
+        wait_for(f"{total} tenants up", lambda: len(sups()) == total and all(tenant_ready(p) for p in sups()), timeout=300, step=0.05)
+        out[f"{total} tenants: s to make and start"] = time.monotonic() - t0
+        time.sleep(1.0)
+        out[f"{total} tenants: PSS MiB, all their processes"] = sum(smaps(p)[1] for s in sups() for p in tree(s)) / 1024
+        out[f"{total} tenants: MemAvailable drop MiB"] = (avail0 - mem_available_kib()) / 1024
+    finally:
+        if scanner:
+            scanner.terminate()
+            scanner.wait(timeout=300)
+        for n in made:
+            subprocess.run([f"{bin_dir}/yd-mkhome", "--root", host, "--remove", "--purge", n],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
+
+
 def report(results, better_low):
     names = ["yodawg", "runit", "s6", "daemontools"]
     metrics = []
@@ -334,7 +425,7 @@ def report(results, better_low):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="target/release", help="dir with the yodawg programs")
-    ap.add_argument("--only", choices=["supervision", "log", "config"], help="run one group")
+    ap.add_argument("--only", choices=["supervision", "log", "config", "tenants"], help="run one group")
     args = ap.parse_args()
     run = lambda group: args.only in (None, group)
     bin_dir = os.path.abspath(args.bin)
@@ -345,6 +436,7 @@ def main():
     root = tempfile.mkdtemp(prefix="yd-bench-")
     results = {}
     lookups = {}
+    tenants = {}
     try:
         for s in suites(bin_dir) if run("supervision") else []:
             r = results.setdefault(s.name, {})
@@ -364,6 +456,9 @@ def main():
             for name, r in bench_envdir(bin_dir, root).items():
                 results.setdefault(name, {}).update(r)
             lookups = bench_config_get(root)
+        if run("tenants"):
+            print("bench: tenants: 50, then 200, made and started...", file=sys.stderr)
+            tenants = bench_tenants(bin_dir, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results, better_low=lambda m: "per second" not in m)
@@ -372,6 +467,13 @@ def main():
     if "µs per `envdir DIR true` run" in results.get("s6", {}):
         ratio = results["yodawg"]["µs per `envdir DIR true` run"] / results["s6"]["µs per `envdir DIR true` run"]
         print(f"yd-envdir / s6-envdir: {ratio:.2f} (target: at most 1.2)")
+    if tenants:
+        print("\ntenants (no peer runs tenants; the floor is the kernel's own cost):")
+        for k, v in tenants.items():
+            print(f"  {k:66} {v:10.2f}")
+        ratio = tenants["tenant: ms from u to PID 1 and sub-scanners running"] / tenants["floor: ms for unshare --pid --fork --mount-proc true"]
+        print(f"  tenant start / floor: {ratio:.2f} (target: at most 10)")
+        print(f"  PSS per idle tenant: {tenants['tenant: PSS KiB per idle tenant (all its processes, 50 running)'] / 1024:.2f} MiB (target: under 2)")
     if lookups:
         by_hand = lookups["$(cat FILE) by hand"]
         print("\n10,000 config lookups in one dash script:")

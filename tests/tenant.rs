@@ -163,9 +163,19 @@ fn a_tenant_sees_only_itself() {
     std::fs::create_dir_all(host.service(&b).join("config")).unwrap();
     std::fs::write(host.service(&b).join("config/tenant.max-open-files"), "1000\n").unwrap();
     std::fs::write(host.root.join("template/shared"), "from the template\n").unwrap();
+    std::fs::create_dir_all(host.root.join("services/hello")).unwrap();
+    std::fs::write(host.root.join("services/hello/run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::write(host.root.join("services/hello/down"), "").unwrap();
     host.start_scanner();
     host.wait_up(&a);
     host.wait_up(&b);
+    // Host service definitions appear in ~/services; a host library update
+    // shows in ~/libs at once; --join gives the tenant's environment.
+    std::fs::write(host.root.join("lib/fresh.sh"), "fresh\n").unwrap();
+    let (code, out, err) = host.join(&a, "cat ~/services/hello/run ~/libs/fresh.sh; echo \"$HOME $USER $XDG_RUNTIME_DIR $YD_TENANT\"");
+    assert_eq!(code, 0, "{err}");
+    let env_line = format!("{} yd-{a} /run/user/{} {a}", home_of(&a).display(), uid_of(&a).unwrap());
+    assert_eq!(out, format!("#!/bin/sh\nexec sleep 1000\nfresh\n{env_line}\n"));
     let uid = uid_of(&a).unwrap();
     let probe = format!(
         "echo \"uid=$(id -u) groups=$(id -G)\"\n\
