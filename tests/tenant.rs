@@ -177,6 +177,9 @@ fn a_tenant_sees_only_itself() {
     let env_line = format!("{} yd-{a} /run/user/{} {a}", home_of(&a).display(), uid_of(&a).unwrap());
     assert_eq!(out, format!("#!/bin/sh\nexec sleep 1000\nfresh\n{env_line}\n"));
     let uid = uid_of(&a).unwrap();
+    let range = |n: &str| yodawg::tenant::accounts::range_of(&format!("yd-{n}")).unwrap().unwrap();
+    let ((sa, ca), (sb_, cb)) = (range(&a), range(&b));
+    assert!(ca == 65536 && cb == 65536 && (sa + ca <= sb_ || sb_ + cb <= sa), "ranges overlap: {sa}+{ca} {sb_}+{cb}");
     let probe = format!(
         "echo \"uid=$(id -u) groups=$(id -G)\"\n\
          echo \"pid1=$(tr '\\0' ' ' < /proc/1/cmdline)\"\n\
@@ -246,6 +249,32 @@ fn tenants_come_back_after_kill_9_and_a_scanner_restart() {
     let (code, out, _) = host.join(&name, "tr '\\0' ' ' < /proc/1/cmdline");
     assert_eq!(code, 0);
     assert!(out.starts_with("/run/yodawg/bin/yd-svscan"), "{out}");
+    // Removing without --purge keeps what the tenant wrote.
+    host.stop_scanner();
+    let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", &name]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(uid_of(&name).is_none());
+    assert!(host.root.join("state").join(&name).join("home/upper").is_dir(), "the state is kept");
+    host.names.clear();
+}
+
+#[test]
+fn the_shipped_runit_service_dir_runs_the_host_scanner() {
+    let mut host = Host::new("tenantrunit");
+    let name = host.name('r');
+    host.mkhome(&name);
+    // As an operator would: runsv over ROOT/init/sv, the dir setup installed.
+    let sv_dir = host.root.join("init/sv");
+    host.sb.spawn(Command::new(peer("runsv")).arg(&sv_dir));
+    host.wait_up(&name);
+    let (code, out, _) = run(Command::new(peer("sv")).arg("status").arg(&sv_dir));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("run: "), "{out}");
+    let (code, out, err) = run(Command::new(peer("sv")).args(["-w", "30", "down"]).arg(&sv_dir));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(is_down(&host.service(&name)), "the scanner took the tenant down as it stopped");
+    let (code, _, _) = run(Command::new(peer("sv")).arg("exit").arg(&sv_dir));
+    assert_eq!(code, 0);
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! or `a` on `DIR/.yd-svscan/control`; `-t SECS` adds a periodic rescan, and
 //! without inotify the scanner falls back to rescanning every 5 s.
 //!
-//! Safe as PID 1 of a PID namespace: it reaps every child, known or not, and
+//! Safe as PID 1 of a PID namespace, and a child subreaper elsewhere: it
+//! reaps every child, known or not, orphans below it included; and
 //! on SIGTERM (or `t` on its control FIFO) it sends SIGTERM to every
 //! supervisor (each takes its service down, then exits), waits for all of
 //! them, and exits 0.
@@ -75,6 +76,9 @@ struct Scanner {
 
 pub fn run(opts: Options) -> Result<u8, Fatal> {
     sys::cloexec_inherited_fds().map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
+    // Orphans below us come to us, not to an init that may not reap them
+    // (a tenant's PID 1 whose parent was killed, a service's daemon child).
+    sys::creds::become_subreaper().map_err(|e| Fatal::system("becoming a subreaper", e))?;
     let label = opts.dir.display().to_string();
     let meta = std::fs::metadata(&opts.dir).map_err(|e| Fatal::usage(format!("{label}: {e}")))?;
     if !meta.is_dir() {

@@ -32,6 +32,17 @@ pub fn die_with_parent() -> io::Result<()> {
     Ok(())
 }
 
+/// Adopt orphaned descendants: when a process below this one dies before
+/// its children, they are reparented here instead of to init, so that
+/// this process, which reaps every child, also reaps them.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) only sets a flag on this process.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
     Processes,

@@ -92,7 +92,8 @@ pub fn range_of(user: &str) -> io::Result<Option<(u64, u64)>> {
     }))
 }
 
-/// How many processes run as `uid`, anywhere on the host.
+/// How many processes run as `uid`, anywhere on the host (zombies, which
+/// run nothing, are not counted).
 pub fn processes_of(uid: u32) -> io::Result<usize> {
     let uid = uid.to_string();
     let mut n = 0;
@@ -102,7 +103,8 @@ pub fn processes_of(uid: u32) -> io::Result<usize> {
             continue;
         }
         let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
-        if status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid)) {
+        let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains("Z"));
+        if !zombie && status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid)) {
             n += 1;
         }
     }
