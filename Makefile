@@ -4,8 +4,10 @@
 PREFIX   ?= /usr/local
 CARGO    ?= cargo
 PROGRAMS := yd-supervise yd-svscan yd-svc yd-svstat yd-svok yd-log yd-envdir
-# Test and benchmark peers (runit, daemontools, s6), and what tests use.
-DEBS     := runit daemontools s6 util-linux procps dash busybox uidmap
+# Test and benchmark peers (runit, daemontools, s6), what tests use, and
+# each tenant's rootless Docker stack.
+DEBS     := runit daemontools s6 util-linux procps dash busybox-static uidmap \
+            docker.io rootlesskit slirp4netns iptables
 DEMO_DIR ?= /tmp/yodawg-demo
 
 .PHONY: all build deps test demo demo-stop bench install clean
@@ -16,11 +18,15 @@ build:
 	$(CARGO) build --release --locked
 
 # Install the Debian packages the tests and benchmarks need, if missing.
+# A policy-rc.d keeps the packages from starting their services (a root
+# dockerd, runsvdir) while they install: tenants run their own.
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; guard=1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; rc=$$?; \
+		[ -z "$$guard" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 
 # Every test: unit tests, then integration tests as root against real

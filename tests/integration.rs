@@ -9,6 +9,7 @@ mod common;
 
 mod compat;
 mod config;
+mod docker;
 mod log;
 mod scan;
 mod supervise;

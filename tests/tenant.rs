@@ -10,15 +10,23 @@ const S: Duration = Duration::from_secs(1);
 
 /// A host root with a scanner over its tenants, and the tenants a test made;
 /// all of them removed when the test ends, pass or fail.
-struct Host {
-    sb: Sandbox,
-    root: PathBuf,
-    names: Vec<String>,
+pub(crate) struct Host {
+    pub sb: Sandbox,
+    pub root: PathBuf,
+    pub names: Vec<String>,
     scanner: Option<u32>,
 }
 
 impl Host {
-    fn new(tag: &str) -> Host {
+    /// A host whose tenants run without Docker (the host config turns it
+    /// off, as an operator would): what these tests look at is elsewhere.
+    pub fn new(tag: &str) -> Host {
+        let host = Host::with_docker(tag);
+        std::fs::write(host.root.join("config/docker.enabled"), "no\n").unwrap();
+        host
+    }
+
+    pub fn with_docker(tag: &str) -> Host {
         require_root();
         let sb = Sandbox::new(tag);
         let root = sb.path("root");
@@ -28,26 +36,26 @@ impl Host {
     }
 
     /// A tenant name unique to this test run.
-    fn name(&self, letter: char) -> String {
+    pub fn name(&self, letter: char) -> String {
         format!("t{}{letter}", std::process::id() % 100_000)
     }
 
-    fn mkhome(&mut self, name: &str) {
+    pub fn mkhome(&mut self, name: &str) {
         let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&self.root).arg(name));
         assert_eq!(code, 0, "yd-mkhome {name}: {out}{err}");
         self.names.push(name.to_string());
     }
 
-    fn service(&self, name: &str) -> PathBuf {
+    pub fn service(&self, name: &str) -> PathBuf {
         self.root.join("tenants").join(name)
     }
 
-    fn start_scanner(&mut self) {
+    pub fn start_scanner(&mut self) {
         let pid = self.sb.spawn(Command::new(bin("yd-svscan")).arg(self.root.join("tenants")));
         self.scanner = Some(pid);
     }
 
-    fn stop_scanner(&mut self) {
+    pub fn stop_scanner(&mut self) {
         if let Some(pid) = self.scanner.take() {
             signal(pid, Signal::SIGTERM);
             assert_eq!(self.sb.wait_exit(pid, 30 * S), Some(0));
@@ -56,7 +64,7 @@ impl Host {
 
     /// Wait until the tenant runs with both sub-scanners up, under live
     /// supervisors: status files a killed instance left say "up" too.
-    fn wait_up(&self, name: &str) {
+    pub fn wait_up(&self, name: &str) {
         let home = home_of(name);
         let live = |d: &Path| supervised(d) && is_up(d);
         wait_for(&format!("tenant {name} up"), 15 * S, || {
@@ -64,11 +72,11 @@ impl Host {
         });
     }
 
-    fn join(&self, name: &str, script: &str) -> (i32, String, String) {
+    pub fn join(&self, name: &str, script: &str) -> (i32, String, String) {
         run(Command::new(bin("yd-nsenter")).arg("--root").arg(&self.root).args(["--join", name, "--", "sh", "-c", script]))
     }
 
-    fn pid1(&self, name: &str) -> u32 {
+    pub fn pid1(&self, name: &str) -> u32 {
         let sup = status(&self.service(name)).pid;
         children_of(sup)[0]
     }
@@ -96,15 +104,15 @@ impl Drop for Host {
     }
 }
 
-fn home_of(name: &str) -> PathBuf {
+pub(crate) fn home_of(name: &str) -> PathBuf {
     Path::new("/home").join(format!("yd-{name}"))
 }
 
-fn uid_of(name: &str) -> Option<u32> {
+pub(crate) fn uid_of(name: &str) -> Option<u32> {
     yodawg::tenant::accounts::lookup(&format!("yd-{name}")).unwrap().map(|a| a.uid)
 }
 
-fn processes_of(uid: u32) -> usize {
+pub(crate) fn processes_of(uid: u32) -> usize {
     yodawg::tenant::accounts::processes_of(uid).unwrap()
 }
 

@@ -125,6 +125,9 @@ pub struct StateDirs {
     pub services_work: PathBuf,
     /// An empty dir the tenant's root is built on, in the tenant's namespace.
     pub root_mount: PathBuf,
+    /// Docker's data-root: images, containers, volumes. Not on the overlay
+    /// home, which overlay2 refuses underneath it (pitfall 4).
+    pub docker: PathBuf,
 }
 
 impl StateDirs {
@@ -135,6 +138,7 @@ impl StateDirs {
             services_upper: state.join("services/upper"),
             services_work: state.join("services/work"),
             root_mount: state.join("root"),
+            docker: state.join("docker"),
         }
     }
 }

@@ -10,8 +10,10 @@
 //!   rootless Docker needs them (DESIGN.md, pitfalls 1 and 8);
 //! * its home, read-write, at its passwd path, with `~/services` and
 //!   `~/libs` (mounted in the host namespace: see [`super::home`]);
+//! * `/sys` read-only (rootlesskit needs its cgroup mounts);
 //! * a private `/tmp`, `/proc` of its own PID namespace, a minimal `/dev`
 //!   (null, zero, full, random, urandom, tty, pts, shm, net/tun);
+//! * its Docker's data at `/var/lib/docker`, from its state dir;
 //! * `/run/user/UID` (its `XDG_RUNTIME_DIR`), yodawg's programs at
 //!   `/run/yodawg/bin` and the host configs at `/run/yodawg/config`, both
 //!   read-only.
@@ -35,7 +37,12 @@ pub struct RootSpec {
     /// The host dir holding yodawg's programs.
     pub bin_dir: PathBuf,
     pub host_config: PathBuf,
+    /// The tenant's Docker data dir in its state.
+    pub docker_data: PathBuf,
 }
+
+/// Where the tenant's Docker keeps its data, inside the tenant.
+pub const TENANT_DOCKER_DATA: &str = "/var/lib/docker";
 
 /// One step of building the root. Targets are relative to the new root.
 #[derive(Debug, PartialEq, Eq)]
@@ -90,6 +97,10 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
             steps.push(Bind { source: host.join(helper), path: helper.into(), attrs, recursive: false, file: true });
         }
     }
+    // Read-only, with the cgroup mounts below it: rootlesskit binds
+    // /sys/fs/cgroup into Docker's namespace. Its files are root's.
+    steps.push(Dir { path: "sys".into(), mode: 0o555, owner: None });
+    steps.push(Bind { source: "/sys".into(), path: "sys".into(), attrs: Attrs { noexec: true, ..SYSTEM }, recursive: true, file: false });
     steps.push(Dir { path: "tmp".into(), mode: 0o755, owner: None });
     steps.push(Tmpfs { path: "tmp".into(), mode: 0o1777, attrs: SCRATCH });
     steps.push(Dir { path: "proc".into(), mode: 0o555, owner: None });
@@ -127,6 +138,9 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         steps.push(Dir { path: rel(Path::new(TENANT_HOST_CONFIG)), mode: 0o755, owner: None });
         steps.push(Bind { source: spec.host_config.clone(), path: rel(Path::new(TENANT_HOST_CONFIG)), attrs, recursive: false, file: false });
     }
+
+    steps.push(Dir { path: rel(Path::new(TENANT_DOCKER_DATA)), mode: 0o755, owner: None });
+    steps.push(Bind { source: spec.docker_data.clone(), path: rel(Path::new(TENANT_DOCKER_DATA)), attrs: SCRATCH, recursive: false, file: false });
 
     // Recursive: ~/services and ~/libs come along, with their own flags.
     steps.push(Dir { path: rel(&spec.home), mode: 0o755, owner: None });
@@ -187,7 +201,14 @@ mod tests {
     use super::*;
 
     fn spec() -> RootSpec {
-        RootSpec { uid: 1234, gid: 1234, home: "/home/yd-acme".into(), bin_dir: "/opt/yd/bin".into(), host_config: "/nonexistent".into() }
+        RootSpec {
+            uid: 1234,
+            gid: 1234,
+            home: "/home/yd-acme".into(),
+            bin_dir: "/opt/yd/bin".into(),
+            host_config: "/nonexistent".into(),
+            docker_data: "/r/state/acme/docker".into(),
+        }
     }
 
     #[test]
@@ -207,10 +228,11 @@ mod tests {
     fn only_the_home_is_writable_and_nothing_of_the_host_root_else() {
         for s in plan(&spec()) {
             if let Step::Bind { source, attrs, .. } = &s {
-                let allowed = ["/usr", "/etc", "/opt/yd/bin", "/home/yd-acme", "/dev/", "/usr/bin/newuidmap", "/usr/bin/newgidmap"];
+                let allowed = ["/usr", "/etc", "/sys", "/opt/yd/bin", "/home/yd-acme", "/dev/", "/r/state/acme/docker"];
                 assert!(allowed.iter().any(|a| source.starts_with(a) || source.to_string_lossy().starts_with(a)), "{s:?}");
                 if !attrs.readonly {
-                    assert!(source == Path::new("/home/yd-acme") || source.starts_with("/dev"), "writable: {s:?}");
+                    let writable = ["/home/yd-acme", "/r/state/acme/docker"];
+                    assert!(writable.iter().any(|w| source == Path::new(w)) || source.starts_with("/dev"), "writable: {s:?}");
                 }
             }
         }

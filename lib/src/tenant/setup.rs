@@ -28,7 +28,9 @@ macro_rules! embed {
 pub const SKEL: &[Embedded] = &[
     embed!("services/run", "skel/services/run", 0o755),
     embed!("pipelines/run", "skel/pipelines/run", 0o755),
-    embed!("docker/down", "skel/docker/down", 0o644),
+    embed!("docker/run", "skel/docker/run", 0o755),
+    embed!("docker/finish", "skel/docker/finish", 0o755),
+    embed!("docker/notification-fd", "skel/docker/notification-fd", 0o644),
     embed!("config/.keep", "skel/config/.keep", 0o644),
     embed!("libs/.keep", "skel/libs/.keep", 0o644),
 ];
@@ -103,6 +105,19 @@ fn check_prerequisites() -> Vec<Check> {
             Ok(m) if m.uid() == 0 && m.mode() & 0o4000 != 0 => Check::Ok(format!("{helper}, setuid root")),
             Ok(_) => Check::Missing { what: format!("{helper} is not setuid root"), fix: format!("chmod u+s {helper}") },
             Err(_) => Check::Missing { what: helper.into(), fix: "apt-get install uidmap".into() },
+        });
+    }
+    // Each tenant's rootless Docker (Debian's packages).
+    for (tool, package) in [
+        ("/usr/sbin/dockerd", "docker.io"),
+        ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "docker.io"),
+        ("/usr/bin/rootlesskit", "rootlesskit"),
+        ("/usr/bin/slirp4netns", "slirp4netns"),
+    ] {
+        out.push(if Path::new(tool).exists() {
+            Check::Ok(tool.into())
+        } else {
+            Check::Missing { what: tool.into(), fix: format!("apt-get install {package}") }
         });
     }
     let tun = Path::new("/dev/net/tun");

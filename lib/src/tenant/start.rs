@@ -55,6 +55,7 @@ impl Tenant {
             ("XDG_RUNTIME_DIR".into(), format!("/run/user/{}", a.uid).into()),
             ("YD_TENANT".into(), self.name.as_str().into()),
             ("YD_HOST_CONFIG".into(), TENANT_HOST_CONFIG.into()),
+            ("DOCKER_HOST".into(), format!("unix:///run/user/{}/docker.sock", a.uid).into()),
         ]
     }
 
@@ -99,6 +100,7 @@ pub fn start(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
         home: tenant.account.home.clone(),
         bin_dir,
         host_config: tenant.host.config(),
+        docker_data: StateDirs::of(&tenant.host.state(&tenant.name)).docker,
     };
     let steps = root::plan(&spec);
     let new_root = StateDirs::of(&tenant.host.state(&tenant.name)).root_mount;
