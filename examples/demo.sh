@@ -1,6 +1,7 @@
 #!/bin/sh
 # The demo behind `make demo` (as root): a host scanner over a demo tenant
-# that runs the example services, left running, its tree shown.
+# that runs the example services and, in its own rootless Docker, a
+# container; left running, its tree shown.
 # `make demo-stop` takes it all down and removes the tenant.
 set -eu
 : "${DEMO_DIR:?}" "${BIN:?}"
@@ -52,9 +53,17 @@ join yd-svc -wU -T 10000 "$home/services/greeter" 2>/dev/null || {
 	done
 }
 join yd-svc -wu -T 10000 -u "$home/services/counter"
+echo "== the tenant's own rootless Docker: an image made here from busybox-static, a container"
+join yd-svc -wU -T 60000 "$home/docker"
+join sh -c 'set -e; r=$(mktemp -d); mkdir -p $r/bin; cp /bin/busybox $r/bin/
+	for a in sh sleep echo; do ln -s busybox $r/bin/$a; done
+	tar -C $r -cf - . | docker import - demo/busybox >/dev/null; rm -rf $r
+	docker run -d --name hello --restart always demo/busybox \
+		sh -c "while :; do echo hello from a container; sleep 5; done" >/dev/null
+	docker ps --format "   container {{.Names}} ({{.Image}}): {{.Status}}"'
 sleep 2
 echo "== the tree: host scanner (pid $(cat "$DEMO_DIR/scanner.pid")) > tenant $tenant > services"
-yd-svstat "$tenants/$tenant" "$home/services" "$home/pipelines" \
+yd-svstat "$tenants/$tenant" "$home/docker" "$home/services" "$home/pipelines" \
 	"$home/services/greeter" "$home/services/greeter/log" "$home/services/counter"
 echo "== inside the tenant: yd-nsenter --join $tenant -- ..."
 join sh -c 'echo "   I am $(id -un), PID 1 is $(tr "\0" " " < /proc/1/cmdline)"; tail -n 2 ~/services/greeter/log/main/current | sed "s/^/   /"'

@@ -342,9 +342,11 @@ fn the_demo_runs_a_tenant_with_the_examples_and_stops_cleanly() {
     let home = home_of(&tenant);
     for line in [
         format!("{}: up (pid ", home.join("services/greeter").display()),
+        format!("{}: up (pid ", home.join("docker").display()),
         format!("{}: up (pid ", home.join("services/counter").display()),
         format!("I am yd-{tenant}, PID 1 is /run/yodawg/bin/yd-svscan"),
         "hello number 1".to_string(),
+        "container hello (demo/busybox): Up".to_string(),
     ] {
         assert!(out.contains(&line), "missing {line:?} in:\n{out}");
     }
