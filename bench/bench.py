@@ -341,6 +341,9 @@ def bench_tenants(bin_dir, root, first=50, total=200):
     50; then 200 tenants made and started."""
     host = f"{root}/tenant-root"
     mkhome(bin_dir, host, "--setup")
+    # "Per idle tenant without Docker": 200 Docker daemons would not fit here.
+    with open(f"{host}/config/docker.enabled", "w") as f:
+        f.write("no\n")
     tag = f"b{os.getpid() % 10000}x"
     names = [f"{tag}{i}" for i in range(total)]
     made = []
@@ -403,6 +406,110 @@ def bench_tenants(bin_dir, root, first=50, total=200):
     return out
 
 
+def tree_pss_kib(pid):
+    """PSS of pid and its descendants; a process that ends meanwhile counts 0."""
+    total = 0
+    for p in tree(pid):
+        try:
+            total += smaps(p)[1]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def docker_pings(sock):
+    """Does a Docker daemon answer GET /_ping on unix socket sock?"""
+    import socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(1)
+            c.connect(sock)
+            c.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b"OK" in c.recv(4096)
+    except OSError:
+        return False
+
+
+def bench_docker(bin_dir, root, rounds=3):
+    """Tenant start to Docker ready, and an idle tenant's memory with Docker,
+    against the same rootless Docker started by hand for a plain user."""
+    contrib = "/usr/share/docker.io/contrib"
+    os.chmod(root, 0o755)  # mkdtemp's 0700 would keep the plain user out of its dirs
+    tag = f"b{os.getpid() % 10000}"
+    host = f"{root}/docker-root"
+    mkhome(bin_dir, host, "--setup")
+    tenant, plain = f"{tag}dk", f"ydbench{tag}"
+    out = {}
+    scanner = hand = None
+    try:
+        # By hand: a plain user with its own range, dockerd-rootless.sh as it.
+        subprocess.run(["useradd", "--system", "--user-group", "--home-dir", f"{root}/plain-home", plain], check=True)
+        subprocess.run(["usermod", "--add-subuids", "400000-465535", "--add-subgids", "400000-465535", plain], check=True)
+        pw = next(l.split(":") for l in open("/etc/passwd") if l.startswith(plain + ":"))
+        uid, gid = int(pw[2]), int(pw[3])
+        runtime, data = f"/run/user/{uid}", f"{root}/plain-docker"
+        for d in (runtime, data, f"{root}/plain-home"):
+            os.makedirs(d, exist_ok=True)
+            os.chown(d, uid, gid)
+        env = {"HOME": f"{root}/plain-home", "USER": plain, "XDG_RUNTIME_DIR": runtime,
+               "PATH": f"{contrib}:/usr/sbin:/usr/bin:/sbin:/bin"}
+        hand_cmd = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups",
+                    f"{contrib}/dockerd-rootless.sh", "--storage-driver=overlay2", f"--data-root={data}"]
+        hand_times = []
+        for _ in range(rounds):
+            t = time.monotonic()
+            hand = subprocess.Popen(hand_cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            wait_for("docker by hand", lambda: docker_pings(f"{runtime}/docker.sock"), timeout=60, step=0.01)
+            hand_times.append((time.monotonic() - t) * 1000)
+            time.sleep(3)
+            hand_pss = tree_pss_kib(hand.pid)
+            os.killpg(hand.pid, signal.SIGTERM)
+            hand.wait(timeout=60)
+            hand = None
+        out["by hand"] = {"ms to Docker ready": statistics.median(hand_times), "idle PSS MiB": hand_pss / 1024}
+
+        # yodawg: the same Docker as a tenant's service.
+        mkhome(bin_dir, host, tenant)
+        scanner = subprocess.Popen([f"{bin_dir}/yd-svscan", f"{host}/tenants"], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        svc_dir = f"{host}/tenants/{tenant}"
+        wait_for("tenant supervised", lambda: os.path.exists(f"{svc_dir}/supervise/control"), timeout=30, step=0.01)
+        sup = next(p for p in children(scanner.pid) if comm(p) == "yd-supervise")
+        tuid = int(next(l.split(":") for l in open("/etc/passwd") if l.startswith(f"yd-{tenant}:"))[2])
+        def tenant_sock():
+            pid1 = [p for p in tree(sup) if comm(p) == "yd-svscan"]
+            return f"/proc/{pid1[0]}/root/run/user/{tuid}/docker.sock" if pid1 else "/nonexistent"
+        fd = os.open(f"{svc_dir}/supervise/control", os.O_WRONLY | os.O_NONBLOCK)
+        yd_times = []
+        for _ in range(rounds):
+            os.write(fd, b"d")
+            wait_for("tenant down", lambda: not children(sup), timeout=60, step=0.01)
+            time.sleep(1.1)
+            t = time.monotonic()
+            os.write(fd, b"u")
+            wait_for("tenant docker", lambda: docker_pings(tenant_sock()), timeout=60, step=0.01)
+            yd_times.append((time.monotonic() - t) * 1000)
+            time.sleep(3)
+            yd_pss = tree_pss_kib(sup)
+        os.close(fd)
+        out["yodawg"] = {"ms to Docker ready": statistics.median(yd_times), "idle PSS MiB": yd_pss / 1024}
+    finally:
+        if hand:
+            os.killpg(hand.pid, signal.SIGKILL)
+        if scanner:
+            scanner.terminate()
+            scanner.wait(timeout=120)
+        subprocess.run([f"{bin_dir}/yd-mkhome", "--root", host, "--remove", "--purge", tenant],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["pkill", "-9", "-u", plain], stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        subprocess.run(["userdel", plain], stderr=subprocess.DEVNULL)
+        subprocess.run(["sed", "-i", f"/^{plain}:/d", "/etc/subuid", "/etc/subgid"])
+        subprocess.run(["rm", "-rf", f"/run/user/{uid}"] if "uid" in dir() else ["true"])
+    return out
+
+
 def report(results, better_low):
     names = ["yodawg", "runit", "s6", "daemontools"]
     metrics = []
@@ -425,7 +532,7 @@ def report(results, better_low):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="target/release", help="dir with the yodawg programs")
-    ap.add_argument("--only", choices=["supervision", "log", "config", "tenants"], help="run one group")
+    ap.add_argument("--only", choices=["supervision", "log", "config", "tenants", "docker"], help="run one group")
     args = ap.parse_args()
     run = lambda group: args.only in (None, group)
     bin_dir = os.path.abspath(args.bin)
@@ -437,6 +544,7 @@ def main():
     results = {}
     lookups = {}
     tenants = {}
+    docker = {}
     try:
         for s in suites(bin_dir) if run("supervision") else []:
             r = results.setdefault(s.name, {})
@@ -459,6 +567,9 @@ def main():
         if run("tenants"):
             print("bench: tenants: 50, then 200, made and started...", file=sys.stderr)
             tenants = bench_tenants(bin_dir, root)
+        if run("docker"):
+            print("bench: rootless Docker, in a tenant and by hand...", file=sys.stderr)
+            docker = bench_docker(bin_dir, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results, better_low=lambda m: "per second" not in m)
@@ -474,6 +585,11 @@ def main():
         ratio = tenants["tenant: ms from u to PID 1 and sub-scanners running"] / tenants["floor: ms for unshare --pid --fork --mount-proc true"]
         print(f"  tenant start / floor: {ratio:.2f} (target: at most 10)")
         print(f"  PSS per idle tenant: {tenants['tenant: PSS KiB per idle tenant (all its processes, 50 running)'] / 1024:.2f} MiB (target: under 2)")
+    if docker:
+        print("\nrootless Docker: in a tenant against the same stack started by hand (dockerd-rootless.sh)")
+        for k in ["ms to Docker ready", "idle PSS MiB"]:
+            y, h = docker["yodawg"][k], docker["by hand"][k]
+            print(f"  {k:20} yodawg {y:9.1f}   by hand {h:9.1f}   yodawg/by hand {y / h:.3f} (target: under 1.10)")
     if lookups:
         by_hand = lookups["$(cat FILE) by hand"]
         print("\n10,000 config lookups in one dash script:")
