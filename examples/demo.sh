@@ -47,12 +47,15 @@ until yd-svok "$home/services" 2>/dev/null && yd-svok "$home/pipelines" 2>/dev/n
 done
 echo "== the example services, copied into the tenant's ~/services through --join"
 tar -C "$here" -cf - greeter counter | join tar -C "$home/services" -xf -
-join yd-svc -wU -T 10000 "$home/services/greeter" 2>/dev/null || {
-	i=0; until join yd-svc -wU -T 10000 "$home/services/greeter" 2>/dev/null; do
-		i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the greeter did not start" >&2; exit 1; }; sleep 0.1
-	done
-}
-join yd-svc -wu -T 10000 -u "$home/services/counter"
+# Services are down until the tenant enables them: yd-svc -U removes their
+# down marker (so they stay enabled across restarts) and starts them.
+i=0
+until yd-svok "$home/services/greeter" 2>/dev/null && yd-svok "$home/services/counter" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the services are not supervised" >&2; exit 1; }
+	sleep 0.1
+done
+echo "== enabling them: yd-svc -U ~/services/greeter ~/services/counter"
+join yd-svc -wU -T 10000 -U "$home/services/greeter" "$home/services/counter"
 echo "== the tenant's own rootless Docker: an image made here from busybox-static, a container"
 join yd-svc -wU -T 60000 "$home/docker"
 join sh -c 'set -e; r=$(mktemp -d); mkdir -p $r/bin; cp /bin/busybox $r/bin/

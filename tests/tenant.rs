@@ -354,3 +354,82 @@ fn the_demo_runs_a_tenant_with_the_examples_and_stops_cleanly() {
     assert!(uid_of(&tenant).is_none(), "demo-stop removes the tenant");
     assert_eq!(mounts_under(&home), 0);
 }
+
+#[test]
+fn services_are_down_until_enabled_and_each_tenant_chooses() {
+    let mut host = Host::new("services");
+    // A host service shipped with no marker at all, and one with no valid run.
+    let hello = host.root.join("services/hello");
+    std::fs::create_dir_all(&hello).unwrap();
+    std::fs::write(hello.join("run"), "#!/bin/sh\necho started >> ./data\nexec sleep 1000\n").unwrap();
+    std::fs::set_permissions(&hello, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(hello.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(host.root.join("services/broken")).unwrap();
+    std::fs::write(host.root.join("services/broken/run"), "not executable\n").unwrap();
+    let (a, b) = (host.name('s'), host.name('t'));
+    host.mkhome(&a);
+    host.mkhome(&b);
+    host.start_scanner();
+    host.wait_up(&a);
+    host.wait_up(&b);
+    let in_a = home_of(&a).join("services/hello");
+    let in_b = home_of(&b).join("services/hello");
+    for svc in [&in_a, &in_b] {
+        wait_for("hello supervised, down", 10 * S, || supervised(svc) && is_down(svc));
+        assert!(svc.join("down").exists(), "down is the tenant's own marker");
+    }
+    assert!(!hello.join("down").exists(), "the host's copy is untouched");
+
+    // a enables it; b does not.
+    let (code, _, err) = host.join(&a, "yd-svc -wu -T 5000 -U ~/services/hello");
+    assert_eq!(code, 0, "{err}");
+    assert!(!in_a.join("down").exists() && in_b.join("down").exists());
+    assert!(is_down(&in_b));
+    let first = status(&in_a).pid;
+
+    // kill -9 of the component: back.
+    let host_pid = pids_named_of("sleep", uid_of(&a).unwrap());
+    assert_eq!(host_pid.len(), 1, "one sleep: a's hello");
+    signal(host_pid[0], Signal::SIGKILL);
+    wait_new_pid(&in_a, first, 5 * S);
+
+    // The enabled set survives a tenant restart.
+    svc("-wD -T 20000 -d", &host.service(&a));
+    svc("-u", &host.service(&a));
+    host.wait_up(&a);
+    wait_for("hello up again by itself", 10 * S, || supervised(&in_a) && is_up(&in_a));
+
+    // A host service added while tenants run starts nowhere.
+    let later = host.root.join("services/later");
+    std::fs::create_dir_all(&later).unwrap();
+    std::fs::write(later.join("run"), "#!/bin/sh\nexec sleep 1001\n").unwrap();
+    std::fs::set_permissions(later.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for t in [&a, &b] {
+        assert!(pids_named_of("sleep", uid_of(t).unwrap()).len() <= 1, "later did not start in {t}");
+        assert!(!supervised(&home_of(t).join("services/later")) || is_down(&home_of(t).join("services/later")));
+    }
+
+    // a's override of a host file is a's alone; the host's file is untouched.
+    let (code, _, err) = host.join(&a, "rm ~/services/hello/run && printf '#!/bin/sh\\nexec sleep 1002\\n' > ~/services/hello/run && chmod +x ~/services/hello/run && cat ~/services/hello/run");
+    assert_eq!(code, 0, "{err}");
+    assert!(read(&in_b.join("run")).contains("sleep 1000") && read(&hello.join("run")).contains("sleep 1000"));
+
+    // Disable: the process is gone, the data kept. The broken one never stopped anything.
+    let (code, _, err) = host.join(&a, "yd-svc -wD -T 5000 -D ~/services/hello && cat ~/services/hello/data");
+    assert_eq!(code, 0, "{err}");
+    assert!(pids_named_of("sleep", uid_of(&a).unwrap()).is_empty());
+    assert!(read(&in_a.join("data")).contains("started"), "data kept");
+    assert!(!is_up(&home_of(&a).join("services/broken")));
+    assert!(supervised(&home_of(&a).join("services")), "the sub-scanner runs on");
+}
+
+fn pids_named_of(comm: &str, uid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| read(Path::new(&format!("/proc/{p}/comm"))).trim() == comm)
+        .filter(|p| read(Path::new(&format!("/proc/{p}/status"))).lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())))
+        .collect()
+}

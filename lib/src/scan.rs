@@ -39,7 +39,15 @@ pub struct Options {
     pub dir: PathBuf,
     /// Rescan this often besides inotify events (`-t`); `None`: only on events.
     pub rescan_every: Option<Duration>,
+    /// `-d`: services are down until enabled. A dir met for the first time
+    /// gets a `down` file before its supervisor starts (remembered in
+    /// `.yd-svscan/seen/`), so nothing starts that was not enabled
+    /// (`yd-svc -U` removes `down` and starts it; `-D` puts it back).
+    pub down_by_default: bool,
 }
+
+/// Where `-d` remembers the dirs it has marked down once.
+const SEEN: &str = "seen";
 
 /// A service dir's identity: renaming it does not restart its supervisor.
 type DirId = (u64, u64);
@@ -72,6 +80,9 @@ struct Scanner {
     rescan_every: Option<Duration>,
     next_rescan: Option<Instant>,
     terminating: bool,
+    down_by_default: bool,
+    /// Dirs `-d` could not mark down (not writable): warned about once.
+    unmarkable: std::collections::HashSet<OsString>,
 }
 
 pub fn run(opts: Options) -> Result<u8, Fatal> {
@@ -90,6 +101,13 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
     let signals = sys::signal_fd(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGALRM])
         .map_err(|e| Fatal::system("signalfd", e))?;
     let control = open_control(dir, &label)?;
+    if opts.down_by_default {
+        let seen = dir.join(names::SVSCAN_DIR).join(SEEN);
+        if control.is_none() {
+            return Err(Fatal::usage(format!("{label}: -d needs a writable scan dir, to remember what it marked down")));
+        }
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&seen).map_err(|e| Fatal::system(seen.display(), e))?;
+    }
     let inotify = match watch_scan_dir(dir) {
         Ok(i) => Some(i),
         Err(e) => {
@@ -109,6 +127,8 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
         rescan_every,
         next_rescan: None,
         terminating: false,
+        down_by_default: opts.down_by_default,
+        unmarkable: Default::default(),
     };
     scanner.run()
 }
@@ -295,7 +315,8 @@ impl Scanner {
                 continue;
             }
             let id = (meta.dev(), meta.ino());
-            if !self.services.contains_key(&id) && !is_runnable(path) {
+            let known = self.services.contains_key(&id);
+            if !known && !(is_runnable(path) && self.marked_down_if_new(&name)) {
                 still_waiting.push(name);
                 continue;
             }
@@ -317,6 +338,32 @@ impl Scanner {
                 let mut svc = Service { name, pid: None, started: Instant::now(), restart_at: None, removed: false };
                 self.start(&mut svc);
                 self.services.insert(id, svc);
+            }
+        }
+    }
+
+    /// With `-d`, give a dir met for the first time its `down` file. False
+    /// if that cannot be done (the dir is not ours to write): then it is not
+    /// started at all, rather than started up.
+    fn marked_down_if_new(&mut self, name: &OsStr) -> bool {
+        if !self.down_by_default {
+            return true;
+        }
+        let seen = Path::new(names::SVSCAN_DIR).join(SEEN).join(name);
+        if seen.exists() {
+            return true;
+        }
+        let marked = crate::servicedir::create_down_file(Path::new(name)).and_then(|_| std::fs::File::create(&seen).map(drop));
+        match marked {
+            Ok(()) => {
+                self.unmarkable.remove(name);
+                true
+            }
+            Err(e) => {
+                if self.unmarkable.insert(name.to_owned()) {
+                    warn(PROG, format!("{}: cannot mark it down ({e}); not started", display(name)));
+                }
+                false
             }
         }
     }

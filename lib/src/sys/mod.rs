@@ -82,12 +82,32 @@ pub fn cloexec_inherited_fds() -> io::Result<()> {
 /// a symlink anywhere: `parent` may be writable by a tenant (pitfall 7). An
 /// existing entry is left as it is, whatever it is.
 pub fn make_owned_dir(parent: &Path, name: &str, mode: u32, uid: u32, gid: u32) -> io::Result<()> {
-    use nix::fcntl::{open, AtFlags};
-    use nix::sys::stat::mkdirat;
-    let dir = open(parent, OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
-    // SAFETY: `open` returned a new fd that we now own.
-    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
-    match mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
+    let dir = open_dir_nofollow(None, parent.as_os_str())?;
+    make_owned_dir_at(&dir, name.as_ref(), mode, uid, gid)
+}
+
+/// Make the dirs of `rel` below `base` (each as [`make_owned_dir`] does),
+/// walking down with `openat` and O_NOFOLLOW at every level: a symlink a
+/// tenant planted anywhere on the way is never followed.
+pub fn make_owned_dirs(base: &Path, rel: &Path, mode: u32, uid: u32, gid: u32) -> io::Result<()> {
+    let mut dir = open_dir_nofollow(None, base.as_os_str())?;
+    for part in rel.components() {
+        let name = part.as_os_str();
+        make_owned_dir_at(&dir, name, mode, uid, gid)?;
+        dir = open_dir_nofollow(Some(&dir), name)?;
+    }
+    Ok(())
+}
+
+fn open_dir_nofollow(at: Option<&OwnedFd>, name: &OsStr) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(at.map(|d| d.as_raw_fd()), name, flags, Mode::empty())?;
+    // SAFETY: `openat` returned a new fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn make_owned_dir_at(dir: &OwnedFd, name: &OsStr, mode: u32, uid: u32, gid: u32) -> io::Result<()> {
+    match nix::sys::stat::mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
         Ok(()) => {}
         Err(Errno::EEXIST) => return Ok(()),
         Err(e) => return Err(e.into()),
@@ -97,7 +117,7 @@ pub fn make_owned_dir(parent: &Path, name: &str, mode: u32, uid: u32, gid: u32) 
         name,
         Some(nix::unistd::Uid::from_raw(uid)),
         Some(nix::unistd::Gid::from_raw(gid)),
-        AtFlags::AT_SYMLINK_NOFOLLOW,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )?;
     Ok(())
 }

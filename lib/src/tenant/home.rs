@@ -63,7 +63,37 @@ pub fn prepare_state(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Res
         let mode = std::fs::metadata(template.join(&name))?.mode() & 0o7777;
         sys::make_owned_dir(&dirs.home_upper, &name, mode, acct.uid, acct.gid)?;
     }
+    // The same for every dir of the host's service definitions (and the
+    // template's): the tenant's supervisors create `supervise/` and `down`
+    // in them, and the tenant replaces files of them, in its own layer.
+    for lower in [template.join("services"), host.services()] {
+        for rel in dirs_below(&lower)? {
+            sys::make_owned_dirs(&dirs.services_upper, &rel, 0o755, acct.uid, acct.gid)?;
+        }
+    }
     mkdir(&acct.home, 0o755)
+}
+
+/// Every dir below `root` (not following symlinks), as paths relative to it.
+fn dirs_below(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        let entries = match std::fs::read_dir(root.join(&rel)) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for e in entries {
+            let e = e?;
+            if e.file_type()?.is_dir() {
+                let child = rel.join(e.file_name());
+                out.push(child.clone());
+                todo.push(child);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The mounts of a home, in order, as data.
