@@ -172,6 +172,9 @@ fn drive(sb: &mut Sandbox, supervisor: &Path, tag: &str) -> Vec<String> {
     let pid = status(&dir).pid;
     sv("kill", &dir);
     wait_new_pid(&dir, pid, 5 * S);
+    // The restarted run has begun when it says so, not when it is forked.
+    let events = sb.path(&format!("{tag}/events"));
+    wait_for("the restarted run's start", 5 * S, || read(&events).matches("start").count() == 2);
     note("after kill", sv("status", &dir).1);
     note("down", sv("-w 5 down", &dir).1);
     sb.file(&format!("{tag}/mode"), "exit\n", 0o644);

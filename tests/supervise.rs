@@ -276,7 +276,11 @@ fn services_get_no_supervisor_fd_no_blocked_signal_and_their_own_session() {
         let mut open: Vec<String> =
             std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
         open.sort();
-        assert_eq!(open, fds, "{}: only stdio (and the readiness fd) cross over", svc.display());
+        let targets: Vec<String> = open
+            .iter()
+            .map(|fd| format!("{fd} -> {}", std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).map(|p| p.display().to_string()).unwrap_or_default()))
+            .collect();
+        assert_eq!(open, fds, "{}: only stdio (and the readiness fd) cross over: {targets:?}", svc.display());
         let proc_status = read(std::path::Path::new(&format!("/proc/{pid}/status")));
         for field in ["SigBlk", "SigIgn"] {
             let line = proc_status.lines().find(|l| l.starts_with(field)).unwrap();

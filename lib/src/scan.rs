@@ -315,8 +315,8 @@ impl Scanner {
                 continue;
             }
             let id = (meta.dev(), meta.ino());
-            let known = self.services.contains_key(&id);
-            if !known && !(is_runnable(path) && self.marked_down_if_new(&name)) {
+            let startable = self.services.contains_key(&id) || is_runnable(path) && self.marked_down_if_new(&name);
+            if !startable {
                 still_waiting.push(name);
                 continue;
             }
