@@ -156,7 +156,7 @@ fn normalize(text: &str, dir: &Path) -> String {
 fn drive(sb: &mut Sandbox, supervisor: &Path, tag: &str) -> Vec<String> {
     let dir = sb.service(
         &format!("{tag}/svc"),
-        "echo start >> ../events\necho \"out $(cat ../mode)\"\ncase $(cat ../mode) in exit*) exit 7;; esac\nexec sleep 1000",
+        "echo \"out $(cat ../mode)\"\necho start >> ../events\ncase $(cat ../mode) in exit*) exit 7;; esac\nexec sleep 1000",
     );
     sb.file(&format!("{tag}/mode"), "sleep\n", 0o644);
     sb.file(&format!("{tag}/svc/finish"), "#!/bin/sh\necho \"finish $1 $2\" >> ../events\n", 0o755);
@@ -172,7 +172,8 @@ fn drive(sb: &mut Sandbox, supervisor: &Path, tag: &str) -> Vec<String> {
     let pid = status(&dir).pid;
     sv("kill", &dir);
     wait_new_pid(&dir, pid, 5 * S);
-    // The restarted run has begun when it says so, not when it is forked.
+    // The restarted run has begun when it says so, not when it is forked
+    // (it logs its line before it writes "start").
     let events = sb.path(&format!("{tag}/events"));
     wait_for("the restarted run's start", 5 * S, || read(&events).matches("start").count() == 2);
     note("after kill", sv("status", &dir).1);
