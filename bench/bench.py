@@ -430,7 +430,7 @@ def docker_pings(sock):
         return False
 
 
-def bench_docker(bin_dir, root, rounds=3):
+def bench_docker(bin_dir, root, rounds=5):
     """Tenant start to Docker ready, and an idle tenant's memory with Docker,
     against the same rootless Docker started by hand for a plain user."""
     contrib = "/usr/share/docker.io/contrib"

@@ -9,16 +9,7 @@ use yodawg::tenant::{join, start, HostRoot, TenantName};
 const USAGE: &str = "usage: yd-nsenter [ --root ROOT ] NAME | --join NAME -- CMD... | --release NAME";
 
 fn run(args: &[OsString]) -> Result<u8, Fatal> {
-    let mut args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let mut root = None;
-    if args.first().map(String::as_str) == Some("--root") {
-        if args.len() < 2 {
-            return Err(Fatal::usage(USAGE));
-        }
-        root = Some(args[1].clone().into());
-        args.drain(..2);
-    }
-    let host = HostRoot::new(root);
+    let (host, args) = HostRoot::from_args(args).ok_or_else(|| Fatal::usage(USAGE))?;
     let name = |s: &str| TenantName::parse(s).map_err(Fatal::usage);
     match args.as_slice() {
         [n] if !n.starts_with('-') => start::start(host, name(n)?),

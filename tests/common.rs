@@ -236,3 +236,18 @@ pub fn processes_under(root: &Path) -> usize {
         .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c.starts_with(root)))
         .count()
 }
+
+/// Host pids of the processes named `comm` running as `uid`.
+pub fn pids_named(comm: &str, uid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| read(Path::new(&format!("/proc/{p}/comm"))).trim() == comm)
+        .filter(|p| {
+            read(Path::new(&format!("/proc/{p}/status")))
+                .lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
+        })
+        .collect()
+}

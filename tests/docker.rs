@@ -28,21 +28,6 @@ fn import_busybox(host: &Host, name: &str) {
     assert_eq!(code, 0, "docker import: {out}{err}");
 }
 
-/// Host pids of processes named `comm` running as `uid`.
-fn pids_of(comm: &str, uid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|p| read(std::path::Path::new(&format!("/proc/{p}/comm"))).trim() == comm)
-        .filter(|p| {
-            read(std::path::Path::new(&format!("/proc/{p}/status")))
-                .lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
-        })
-        .collect()
-}
-
 fn range(name: &str) -> (u64, u64) {
     yodawg::tenant::accounts::range_of(&format!("yd-{name}")).unwrap().unwrap()
 }
@@ -62,9 +47,9 @@ fn each_tenant_has_its_own_docker() {
 
     // From the host: the container's root is a's uid; its uid 1000 is in a's range.
     let (uid_a, (start_a, count_a)) = (uid_of(&a).unwrap(), range(&a));
-    wait_for("the container's sleep on the host", 10 * S, || !pids_of("sleep", uid_a).is_empty());
+    wait_for("the container's sleep on the host", 10 * S, || !pids_named("sleep", uid_a).is_empty());
     let mapped = start_a as u32 + 999;
-    wait_for("uid 1000 mapped into a's range", 10 * S, || !pids_of("sleep", mapped).is_empty());
+    wait_for("uid 1000 mapped into a's range", 10 * S, || !pids_named("sleep", mapped).is_empty());
     let (start_b, count_b) = range(&b);
     assert!((start_a..start_a + count_a).contains(&(mapped as u64)) && !(start_b..start_b + count_b).contains(&(mapped as u64)));
 
@@ -90,12 +75,12 @@ fn docker_comes_back_after_kill_9_with_its_containers_and_data() {
     assert_eq!(code, 0, "{err}");
     let uid = uid_of(&name).unwrap();
     for victim in ["dockerd", "containerd", "rootlesskit"] {
-        let pids = pids_of(victim, uid);
+        let pids = pids_named(victim, uid);
         assert!(!pids.is_empty(), "{victim} runs as the tenant");
         for p in &pids {
             signal(*p, Signal::SIGKILL);
         }
-        wait_for(&format!("{victim} back"), 60 * S, || pids_of(victim, uid).iter().any(|p| !pids.contains(p)));
+        wait_for(&format!("{victim} back"), 60 * S, || pids_named(victim, uid).iter().any(|p| !pids.contains(p)));
         docker_ready(&host, &name);
         wait_for("the restart-policy container back", 60 * S, || {
             host.join(&name, "docker ps --filter name=web --filter status=running -q").1.trim().len() > 4
@@ -105,7 +90,7 @@ fn docker_comes_back_after_kill_9_with_its_containers_and_data() {
     let service = host.service(&name);
     svc("-wD -T 60000 -d", &service);
     for p in ["rootlesskit", "slirp4netns", "dockerd", "containerd", "sleep"] {
-        assert!(pids_of(p, uid).is_empty(), "{p} left after the tenant stopped");
+        assert!(pids_named(p, uid).is_empty(), "{p} left after the tenant stopped");
     }
     assert_eq!(processes_of(uid), 0);
     assert!(host.root.join("state").join(&name).join("docker/image").is_dir(), "Docker's data is in the state dir");
@@ -133,7 +118,7 @@ fn a_tenant_without_docker_runs_no_docker_process() {
     assert!(line.contains(": down ") && line.contains("last exit 125"), "{line}");
     let uid = uid_of(&name).unwrap();
     for p in ["rootlesskit", "dockerd", "containerd", "slirp4netns"] {
-        assert!(pids_of(p, uid).is_empty(), "{p} runs while Docker is off");
+        assert!(pids_named(p, uid).is_empty(), "{p} runs while Docker is off");
     }
     // On again: the tenant's config, then up.
     let (code, _, err) = host.join(&name, ". ~/libs/yd-config.sh && config_set docker.enabled yes && yd-svc -u ~/docker");

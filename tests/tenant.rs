@@ -388,7 +388,7 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     let first = status(&in_a).pid;
 
     // kill -9 of the component: back.
-    let host_pid = pids_named_of("sleep", uid_of(&a).unwrap());
+    let host_pid = pids_named("sleep", uid_of(&a).unwrap());
     assert_eq!(host_pid.len(), 1, "one sleep: a's hello");
     signal(host_pid[0], Signal::SIGKILL);
     wait_new_pid(&in_a, first, 5 * S);
@@ -406,7 +406,7 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     std::fs::set_permissions(later.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     for t in [&a, &b] {
-        assert!(pids_named_of("sleep", uid_of(t).unwrap()).len() <= 1, "later did not start in {t}");
+        assert!(pids_named("sleep", uid_of(t).unwrap()).len() <= 1, "later did not start in {t}");
         assert!(!supervised(&home_of(t).join("services/later")) || is_down(&home_of(t).join("services/later")));
     }
 
@@ -418,18 +418,8 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     // Disable: the process is gone, the data kept. The broken one never stopped anything.
     let (code, _, err) = host.join(&a, "yd-svc -wD -T 5000 -D ~/services/hello && cat ~/services/hello/data");
     assert_eq!(code, 0, "{err}");
-    assert!(pids_named_of("sleep", uid_of(&a).unwrap()).is_empty());
+    assert!(pids_named("sleep", uid_of(&a).unwrap()).is_empty());
     assert!(read(&in_a.join("data")).contains("started"), "data kept");
     assert!(!is_up(&home_of(&a).join("services/broken")));
     assert!(supervised(&home_of(&a).join("services")), "the sub-scanner runs on");
-}
-
-fn pids_named_of(comm: &str, uid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|p| read(Path::new(&format!("/proc/{p}/comm"))).trim() == comm)
-        .filter(|p| read(Path::new(&format!("/proc/{p}/status"))).lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())))
-        .collect()
 }

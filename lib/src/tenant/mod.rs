@@ -80,6 +80,18 @@ impl HostRoot {
         HostRoot { root }
     }
 
+    /// Take a leading `--root ROOT` off a command line: the host root, and
+    /// the arguments after it; `None` if `--root` has no value.
+    pub fn from_args(args: &[std::ffi::OsString]) -> Option<(HostRoot, Vec<String>)> {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let mut flag = None;
+        if args.first().map(String::as_str) == Some("--root") {
+            flag = Some(PathBuf::from(args.get(1)?));
+            args.drain(..2);
+        }
+        Some((HostRoot::new(flag), args))
+    }
+
     /// The host scanner's scan dir: one service dir per tenant.
     pub fn tenants(&self) -> PathBuf {
         self.root.join("tenants")
