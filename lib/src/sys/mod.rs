@@ -293,7 +293,7 @@ pub fn spawn(req: Spawn) -> io::Result<u32> {
     };
     let new_session = req.new_session;
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (sigprocmask, signal, setsid, dup2).
+    // async-signal-safe functions (sigprocmask, sigaction, setsid, dup2, fcntl).
     unsafe {
         cmd.pre_exec(move || {
             reset_signals();
@@ -301,8 +301,11 @@ pub fn spawn(req: Spawn) -> io::Result<u32> {
                 return Err(io::Error::last_os_error());
             }
             if let Some((from, to)) = extra {
-                // dup2 leaves the new fd without FD_CLOEXEC: the child keeps it.
-                if libc::dup2(from, to) < 0 {
+                // dup2 leaves the new fd without FD_CLOEXEC: the child keeps
+                // it. If it already has the number, dup2 does nothing, so the
+                // flag is cleared by hand (or exec would close it).
+                let kept = if from == to { libc::fcntl(to, libc::F_SETFD, 0) } else { libc::dup2(from, to) };
+                if kept < 0 {
                     return Err(io::Error::last_os_error());
                 }
             }
