@@ -66,10 +66,3 @@ pub fn set_limit(which: Limit, value: u64) -> io::Result<()> {
     let value = value.min(hard);
     setrlimit(res, value, value).map_err(fail)
 }
-
-/// The effective capabilities of a process, from /proc (0: none).
-pub fn effective_caps(pid: &str) -> io::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("CapEff:")).unwrap_or("CapEff: 0");
-    Ok(u64::from_str_radix(line.split_whitespace().nth(1).unwrap_or("0"), 16).unwrap_or(u64::MAX))
-}
