@@ -15,12 +15,22 @@ const KEY_KEEP: &str = "log.keep";
 fn parse(args: &[OsString]) -> Result<Options, Fatal> {
     // Defaults come from the config layers (host, tenant, this service).
     let layers = Layers::from_context();
-    let max_size = layers.get_number(KEY_MAX_SIZE, Options::DEFAULT_MAX_SIZE).map_err(Fatal::usage)?;
-    let keep = layers.get_number(KEY_KEEP, Options::DEFAULT_KEEP as u64).map_err(Fatal::usage)? as usize;
-    let mut opts = Options { dir: Default::default(), max_size, keep };
+    let max_size = layers
+        .get_number(KEY_MAX_SIZE, Options::DEFAULT_MAX_SIZE)
+        .map_err(Fatal::usage)?;
+    let keep = layers
+        .get_number(KEY_KEEP, Options::DEFAULT_KEEP as u64)
+        .map_err(Fatal::usage)? as usize;
+    let mut opts = Options {
+        dir: Default::default(),
+        max_size,
+        keep,
+    };
     let mut rest = args;
     while let [flag, value, tail @ ..] = rest {
-        let number = || parse_number(&flag.to_string_lossy(), &value.to_string_lossy()).map_err(Fatal::usage);
+        let number = || {
+            parse_number(&flag.to_string_lossy(), &value.to_string_lossy()).map_err(Fatal::usage)
+        };
         match flag.to_str() {
             Some("-s") => opts.max_size = number()?,
             Some("-n") => opts.keep = number()? as usize,

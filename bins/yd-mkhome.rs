@@ -10,12 +10,20 @@ const USAGE: &str = "usage: yd-mkhome [ --root ROOT ] NAME | --remove [ --purge 
 fn run(args: &[OsString]) -> Result<u8, Fatal> {
     let (host, args) = HostRoot::from_args(args).ok_or_else(|| Fatal::usage(USAGE))?;
     let name = |s: &str| TenantName::parse(s).map_err(Fatal::usage);
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["--setup"] => setup::setup(host),
         ["--remove", "--purge", n] => mkhome::remove(host, name(n)?, true),
         ["--remove", n] => mkhome::remove(host, name(n)?, false),
         [n] if !n.starts_with("--") => mkhome::create(host, name(n)?),
-        [n] => Err(Fatal::usage(format!("{}; {USAGE}", TenantName::parse(n).unwrap_err()))),
+        [n] => Err(Fatal::usage(format!(
+            "{}; {USAGE}",
+            TenantName::parse(n).unwrap_err()
+        ))),
         _ => Err(Fatal::usage(USAGE)),
     }
 }

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use yodawg::cli::{finish, Fatal};
 use yodawg::tenant::{join, start, HostRoot, TenantName};
 
-const USAGE: &str = "usage: yd-nsenter [ --root ROOT ] NAME | --join NAME -- CMD... | --release NAME";
+const USAGE: &str =
+    "usage: yd-nsenter [ --root ROOT ] NAME | --join NAME -- CMD... | --release NAME";
 
 fn run(args: &[OsString]) -> Result<u8, Fatal> {
     let (host, args) = HostRoot::from_args(args).ok_or_else(|| Fatal::usage(USAGE))?;

@@ -26,7 +26,11 @@ fn parse(args: &[OsString]) -> Result<Options, Fatal> {
         }
     }
     match rest {
-        [dir] if !dir.to_string_lossy().starts_with('-') => Ok(Options { dir: dir.into(), rescan_every, down_by_default }),
+        [dir] if !dir.to_string_lossy().starts_with('-') => Ok(Options {
+            dir: dir.into(),
+            rescan_every,
+            down_by_default,
+        }),
         _ => Err(Fatal::usage(USAGE)),
     }
 }

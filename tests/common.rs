@@ -28,7 +28,10 @@ pub fn bin(name: &str) -> PathBuf {
 /// A peer tool (runit, daemontools, s6): its absence fails the test.
 pub fn peer(name: &str) -> PathBuf {
     let path = Path::new("/usr/bin").join(name);
-    assert!(path.exists(), "{name} is missing: install Debian's runit, daemontools and s6 (make deps)");
+    assert!(
+        path.exists(),
+        "{name} is missing: install Debian's runit, daemontools and s6 (make deps)"
+    );
     path
 }
 
@@ -47,7 +50,10 @@ impl Sandbox {
         let root = std::env::temp_dir().join(format!("yd-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
-        Sandbox { root, children: Vec::new() }
+        Sandbox {
+            root,
+            children: Vec::new(),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -79,20 +85,29 @@ impl Sandbox {
     /// Start `yd-supervise DIR` and wait until it answers.
     pub fn supervise(&mut self, dir: &Path) -> u32 {
         let pid = self.spawn(Command::new(bin("yd-supervise")).arg(dir));
-        wait_for("supervisor to answer", Duration::from_secs(5), || supervised(dir));
+        wait_for("supervisor to answer", Duration::from_secs(5), || {
+            supervised(dir)
+        });
         pid
     }
 
     /// Wait for a child this sandbox started; its exit code.
     pub fn wait_exit(&mut self, pid: u32, timeout: Duration) -> Option<i32> {
-        let i = self.children.iter().position(|c| c.id() == pid).expect("not our child");
+        let i = self
+            .children
+            .iter()
+            .position(|c| c.id() == pid)
+            .expect("not our child");
         let deadline = Instant::now() + timeout;
         loop {
             if self.children[i].try_wait().unwrap().is_some() {
                 let mut child = self.children.remove(i);
                 return child.wait().unwrap().code();
             }
-            assert!(Instant::now() < deadline, "pid {pid} did not exit in {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "pid {pid} did not exit in {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -103,7 +118,10 @@ impl Drop for Sandbox {
         // Ask nicely (supervisors take their services down), then kill
         // whatever still runs from inside the sandbox.
         for c in &self.children {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::SIGTERM,
+            );
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         for c in &mut self.children {
@@ -125,11 +143,16 @@ pub fn kill_processes_under(root: &Path) {
     for _ in 0..3 {
         let mut found = false;
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
             if let Ok(cwd) = std::fs::read_link(entry.path().join("cwd")) {
                 if cwd.starts_with(root) {
                     found = true;
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::SIGKILL,
+                    );
                 }
             }
         }
@@ -144,7 +167,10 @@ pub fn kill_processes_under(root: &Path) {
 pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -171,21 +197,33 @@ pub fn is_down(dir: &Path) -> bool {
 
 /// Wait until `dir` is up with a pid other than `old`; the new pid.
 pub fn wait_new_pid(dir: &Path, old: u32, timeout: Duration) -> u32 {
-    wait_for(&format!("{} to run a new pid", dir.display()), timeout, || {
-        try_status(dir).is_some_and(|s| s.state == RunState::Run && s.pid != old && s.pid != 0)
-    });
+    wait_for(
+        &format!("{} to run a new pid", dir.display()),
+        timeout,
+        || try_status(dir).is_some_and(|s| s.state == RunState::Run && s.pid != old && s.pid != 0),
+    );
     status(dir).pid
 }
 
 /// Run a command to completion; (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.stdin(Stdio::null()).output().expect("run");
-    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.stdin(Stdio::null()).output().expect("run");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into(),
+        String::from_utf8_lossy(&stderr).into(),
+    )
 }
 
 /// `yd-svc ARGS DIR`, asserting success.
 pub fn svc(args: &str, dir: &Path) {
-    let (code, _, err) = run(Command::new(bin("yd-svc")).args(args.split_whitespace()).arg(dir));
+    let (code, _, err) = run(Command::new(bin("yd-svc"))
+        .args(args.split_whitespace())
+        .arg(dir));
     assert_eq!(code, 0, "yd-svc {args} {}: {err}", dir.display());
 }
 
@@ -208,9 +246,18 @@ pub fn proc_state(pid: u32) -> Option<char> {
 pub fn children_of(ppid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(ppid) {
             out.push(pid);
         }
@@ -220,7 +267,10 @@ pub fn children_of(ppid: u32) -> Vec<u32> {
 
 /// The command line of `pid`, arguments joined by spaces.
 pub fn cmdline(pid: u32) -> String {
-    read(Path::new(&format!("/proc/{pid}/cmdline"))).replace('\0', " ").trim_end().to_string()
+    read(Path::new(&format!("/proc/{pid}/cmdline")))
+        .replace('\0', " ")
+        .trim_end()
+        .to_string()
 }
 
 pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
@@ -247,7 +297,9 @@ pub fn pids_named(comm: &str, uid: u32) -> Vec<u32> {
         .filter(|p| {
             read(Path::new(&format!("/proc/{p}/status")))
                 .lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string()))
+                .any(|l| {
+                    l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid.to_string())
+                })
         })
         .collect()
 }

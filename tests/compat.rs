@@ -11,7 +11,9 @@ use yodawg::status::{RunState, Want};
 const S: Duration = Duration::from_secs(1);
 
 fn sv(args: &str, dir: &Path) -> (i32, String) {
-    let (code, out, err) = run(Command::new(peer("sv")).args(args.split_whitespace()).arg(dir));
+    let (code, out, err) = run(Command::new(peer("sv"))
+        .args(args.split_whitespace())
+        .arg(dir));
     (code, out + &err)
 }
 
@@ -26,12 +28,18 @@ fn runit_sv_drives_yd_supervise() {
 
     let (code, out) = sv("status", &dir);
     assert_eq!(code, 0);
-    assert!(out.starts_with(&format!("down: {d}: ")) && out.contains("; run: log: (pid "), "{out}");
+    assert!(
+        out.starts_with(&format!("down: {d}: ")) && out.contains("; run: log: (pid "),
+        "{out}"
+    );
 
     let (code, out) = sv("-w 5 up", &dir);
     let pid = status(&dir).pid;
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with(&format!("ok: run: {d}: (pid {pid}) ")), "{out}");
+    assert!(
+        out.starts_with(&format!("ok: run: {d}: (pid {pid}) ")),
+        "{out}"
+    );
     assert!(out.contains("normally down"), "{out}");
 
     std::thread::sleep(Duration::from_millis(1100));
@@ -57,7 +65,9 @@ fn runit_sv_drives_yd_supervise() {
     assert_eq!(status(&dir).want, Want::Down);
     let once = status(&dir).pid;
     assert_eq!(sv("kill", &dir).0, 0);
-    wait_for("once stays down", 5 * S, || try_status(&dir).is_some_and(|s| s.state == RunState::Down));
+    wait_for("once stays down", 5 * S, || {
+        try_status(&dir).is_some_and(|s| s.state == RunState::Down)
+    });
     assert!(status(&dir).pid != once);
 
     assert_eq!(sv("exit", &dir).0, 0);
@@ -70,12 +80,21 @@ fn runit_sv_drives_yd_supervise() {
 #[test]
 fn daemontools_svc_svstat_svok_drive_yd_supervise() {
     let mut sb = Sandbox::new("daemontools");
-    let dir = sb.service("svc", "trap 'echo HUP >> ../got' HUP\nwhile :; do sleep 0.05; done");
+    let dir = sb.service(
+        "svc",
+        "trap 'echo HUP >> ../got' HUP\nwhile :; do sleep 0.05; done",
+    );
     sb.file("svc/down", "", 0o644);
     assert_eq!(run(Command::new(peer("svok")).arg(&dir)).0, 100);
     let sup = sb.supervise(&dir);
     let svstat = || run(Command::new(peer("svstat")).arg(&dir)).1;
-    let dt = |flags: &str| assert_eq!(run(Command::new(peer("svc")).arg(flags).arg(&dir)).0, 0, "svc {flags}");
+    let dt = |flags: &str| {
+        assert_eq!(
+            run(Command::new(peer("svc")).arg(flags).arg(&dir)).0,
+            0,
+            "svc {flags}"
+        )
+    };
     assert_eq!(run(Command::new(peer("svok")).arg(&dir)).0, 0);
     let d = dir.display().to_string();
     assert!(svstat().starts_with(&format!("{d}: down ")), "{}", svstat());
@@ -84,9 +103,14 @@ fn daemontools_svc_svstat_svok_drive_yd_supervise() {
     wait_for("up", 5 * S, || is_up(&dir));
     let pid = status(&dir).pid;
     let out = svstat();
-    assert!(out.starts_with(&format!("{d}: up (pid {pid}) ")) && out.contains("normally down"), "{out}");
+    assert!(
+        out.starts_with(&format!("{d}: up (pid {pid}) ")) && out.contains("normally down"),
+        "{out}"
+    );
     dt("-p");
-    wait_for("svstat to say paused", 5 * S, || svstat().contains("paused"));
+    wait_for("svstat to say paused", 5 * S, || {
+        svstat().contains("paused")
+    });
     wait_for("stopped", 5 * S, || proc_state(pid) == Some('T'));
     dt("-c");
     wait_for("continued", 5 * S, || proc_state(pid) != Some('T'));
@@ -109,12 +133,20 @@ fn s6_svc_drives_yd_supervise() {
     let mut sb = Sandbox::new("s6svc");
     let dir = sb.service("svc", "exec sleep 1000");
     let sup = sb.supervise(&dir);
-    let s6 = |flag: &str| assert_eq!(run(Command::new(peer("s6-svc")).arg(flag).arg(&dir)).0, 0, "s6-svc {flag}");
+    let s6 = |flag: &str| {
+        assert_eq!(
+            run(Command::new(peer("s6-svc")).arg(flag).arg(&dir)).0,
+            0,
+            "s6-svc {flag}"
+        )
+    };
     wait_for("up", 5 * S, || is_up(&dir));
     s6("-d");
     wait_for("down", 5 * S, || is_down(&dir));
     s6("-D");
-    wait_for("-D to make the down file", 5 * S, || dir.join("down").exists());
+    wait_for("-D to make the down file", 5 * S, || {
+        dir.join("down").exists()
+    });
     s6("-U");
     wait_for("-U to remove it", 5 * S, || !dir.join("down").exists());
     wait_for("up", 5 * S, || is_up(&dir));
@@ -128,7 +160,11 @@ fn s6_svc_drives_yd_supervise() {
     s6("-O");
     wait_for("-O to want down", 5 * S, || status(&dir).want == Want::Down);
     s6("-x");
-    assert_eq!(sb.wait_exit(sup, 5 * S), Some(0), "-x: down, then the supervisor exits");
+    assert_eq!(
+        sb.wait_exit(sup, 5 * S),
+        Some(0),
+        "-x: down, then the supervisor exits"
+    );
     let (code, _, _) = run(Command::new(peer("s6-svc")).arg("-u").arg(&dir));
     assert_eq!(code, 100, "s6-svc sees that no supervisor listens");
 }
@@ -159,13 +195,22 @@ fn drive(sb: &mut Sandbox, supervisor: &Path, tag: &str) -> Vec<String> {
         "echo \"out $(cat ../mode)\"\necho start >> ../events\ncase $(cat ../mode) in exit*) exit 7;; esac\nexec sleep 1000",
     );
     sb.file(&format!("{tag}/mode"), "sleep\n", 0o644);
-    sb.file(&format!("{tag}/svc/finish"), "#!/bin/sh\necho \"finish $1 $2\" >> ../events\n", 0o755);
-    sb.file(&format!("{tag}/svc/log/run"), "#!/bin/sh\nexec cat >> ../../log.out\n", 0o755);
+    sb.file(
+        &format!("{tag}/svc/finish"),
+        "#!/bin/sh\necho \"finish $1 $2\" >> ../events\n",
+        0o755,
+    );
+    sb.file(
+        &format!("{tag}/svc/log/run"),
+        "#!/bin/sh\nexec cat >> ../../log.out\n",
+        0o755,
+    );
     sb.file(&format!("{tag}/svc/down"), "", 0o644);
     let sup = sb.spawn(Command::new(supervisor).arg(&dir));
     wait_for("supervisor up", 5 * S, || sv("status", &dir).0 == 0);
     let mut seen = Vec::new();
-    let mut note = |what: &str, out: String| seen.push(format!("{what}: {}", normalize(&out, &dir)));
+    let mut note =
+        |what: &str, out: String| seen.push(format!("{what}: {}", normalize(&out, &dir)));
     note("initial", sv("status", &dir).1);
     note("up", sv("-w 5 up", &dir).1);
     std::thread::sleep(Duration::from_millis(1100));
@@ -175,18 +220,28 @@ fn drive(sb: &mut Sandbox, supervisor: &Path, tag: &str) -> Vec<String> {
     // The restarted run has begun when it says so, not when it is forked
     // (it logs its line before it writes "start").
     let events = sb.path(&format!("{tag}/events"));
-    wait_for("the restarted run's start", 5 * S, || read(&events).matches("start").count() == 2);
+    wait_for("the restarted run's start", 5 * S, || {
+        read(&events).matches("start").count() == 2
+    });
     note("after kill", sv("status", &dir).1);
     note("down", sv("-w 5 down", &dir).1);
     sb.file(&format!("{tag}/mode"), "exit\n", 0o644);
     note("once", sv("once", &dir).1);
-    wait_for("once done", 5 * S, || read(&sb.path(&format!("{tag}/events"))).contains("finish 7 0"));
+    wait_for("once done", 5 * S, || {
+        read(&sb.path(&format!("{tag}/events"))).contains("finish 7 0")
+    });
     wait_for("down after once", 5 * S, || is_down(&dir));
     note("after once", sv("status", &dir).1);
     note("exit", sv("exit", &dir).1);
     assert_eq!(sb.wait_exit(sup, 5 * S), Some(0), "{tag} supervisor exits");
-    seen.push(format!("events: {}", read(&sb.path(&format!("{tag}/events")))));
-    seen.push(format!("log: {}", read(&sb.path(&format!("{tag}/log.out")))));
+    seen.push(format!(
+        "events: {}",
+        read(&sb.path(&format!("{tag}/events")))
+    ));
+    seen.push(format!(
+        "log: {}",
+        read(&sb.path(&format!("{tag}/log.out")))
+    ));
     seen
 }
 
@@ -209,7 +264,10 @@ fn yd_svc_and_yd_svstat_drive_runsv() {
     let pid = status(&dir).pid;
     let (code, out, _) = run(Command::new(bin("yd-svstat")).arg(&dir));
     assert_eq!(code, 0);
-    assert!(out.starts_with(&format!("{}: up (pid {pid}) ", dir.display())), "{out}");
+    assert!(
+        out.starts_with(&format!("{}: up (pid {pid}) ", dir.display())),
+        "{out}"
+    );
     svc("-wd -T 5000 -d", &dir);
     assert!(!Path::new(&format!("/proc/{pid}")).exists());
     assert_eq!(run(Command::new(bin("yd-svok")).arg(&dir)).0, 0);

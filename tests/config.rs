@@ -15,7 +15,13 @@ fn library() -> PathBuf {
 /// The environment `tool... DIRS env -0` gives, from a known start.
 fn env_of(tool: &[PathBuf], args: &[&Path]) -> (i32, BTreeMap<String, String>) {
     let mut cmd = Command::new(&tool[0]);
-    cmd.args(&tool[1..]).args(args).arg("/usr/bin/env").arg("-0").env_clear().env("PATH", "/usr/bin").env("EMPTY", "preset");
+    cmd.args(&tool[1..])
+        .args(args)
+        .arg("/usr/bin/env")
+        .arg("-0")
+        .env_clear()
+        .env("PATH", "/usr/bin")
+        .env("EMPTY", "preset");
     let out = cmd.output().unwrap();
     let vars = String::from_utf8_lossy(&out.stdout)
         .split('\0')
@@ -59,7 +65,11 @@ fn the_format_matches_envdir_and_s6_envdir() {
     assert_eq!(code, 0);
     assert_eq!(ours.get("NUL").map(String::as_str), Some("a\nb"));
     assert!(!ours.contains_key("EMPTY") && !ours.contains_key(".hidden"));
-    assert_eq!(ours.get("log.max-size").map(String::as_str), Some("1000"), "keys that are not shell names pass as they are");
+    assert_eq!(
+        ours.get("log.max-size").map(String::as_str),
+        Some("1000"),
+        "keys that are not shell names pass as they are"
+    );
     for peer_tool in [vec![peer("envdir")], vec![peer("s6-envdir")]] {
         let (code, theirs) = env_of(&peer_tool, &[&dir]);
         assert_eq!(code, 0);
@@ -67,7 +77,14 @@ fn the_format_matches_envdir_and_s6_envdir() {
     }
     // s6-envdir's options: whole file, no chomp, NUL replacement, no clamp.
     sb.file("opts/BIG", &format!("{}\n", "y".repeat(5000)), 0o644);
-    for opts in [&["-f"][..], &["-n"], &["-fn"], &["-c", "|"], &["-L"], &["-f", "-L"]] {
+    for opts in [
+        &["-f"][..],
+        &["-n"],
+        &["-fn"],
+        &["-c", "|"],
+        &["-L"],
+        &["-f", "-L"],
+    ] {
         let mut yd = vec![bin("yd-envdir")];
         let mut s6 = vec![peer("s6-envdir")];
         yd.extend(opts.iter().map(PathBuf::from));
@@ -91,10 +108,17 @@ fn the_format_matches_envdir_and_s6_envdir() {
     }
     // A missing DIR: an error (111) for all three, unless -I.
     let missing = sb.path("missing");
-    for tool in [vec![bin("yd-envdir")], vec![peer("envdir")], vec![peer("s6-envdir")]] {
+    for tool in [
+        vec![bin("yd-envdir")],
+        vec![peer("envdir")],
+        vec![peer("s6-envdir")],
+    ] {
         assert_eq!(env_of(&tool, &[&missing]).0, 111, "{}", tool[0].display());
     }
-    for tool in [vec![bin("yd-envdir"), "-I".into()], vec![peer("s6-envdir"), "-I".into()]] {
+    for tool in [
+        vec![bin("yd-envdir"), "-I".into()],
+        vec![peer("s6-envdir"), "-I".into()],
+    ] {
         assert_eq!(env_of(&tool, &[&missing]).0, 0, "{} -I", tool[0].display());
     }
 }
@@ -109,10 +133,24 @@ fn layers_apply_in_order_and_bad_keys_are_refused() {
     sb.file("tenant/c", "tenant\n", 0o644);
     sb.file("service/c", "", 0o644);
     sb.file("service/d", "service\n", 0o644);
-    let (code, env) = env_of(&[bin("yd-envdir")], &[&sb.path("host"), &sb.path("tenant"), &sb.path("service")]);
+    let (code, env) = env_of(
+        &[bin("yd-envdir")],
+        &[&sb.path("host"), &sb.path("tenant"), &sb.path("service")],
+    );
     assert_eq!(code, 0);
-    let got: Vec<_> = ["a", "b", "c", "d"].iter().map(|k| env.get(*k).cloned()).collect();
-    assert_eq!(got, [Some("host".into()), Some("tenant".into()), None, Some("service".into())]);
+    let got: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|k| env.get(*k).cloned())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            Some("host".into()),
+            Some("tenant".into()),
+            None,
+            Some("service".into())
+        ]
+    );
 
     for bad in ["with space", "a=b", &"k".repeat(129), "é"] {
         let dir = sb.path(&format!("bad-{}", bad.len()));
@@ -123,15 +161,26 @@ fn layers_apply_in_order_and_bad_keys_are_refused() {
         assert_eq!(err.lines().count(), 1);
         assert!(err.contains("is not a valid key"), "{err}");
     }
-    let (code, _, err) = run(Command::new(bin("yd-envdir")).arg(sb.path("host")).arg(sb.path("nonexistent-layer")).arg("true"));
+    let (code, _, err) = run(Command::new(bin("yd-envdir"))
+        .arg(sb.path("host"))
+        .arg(sb.path("nonexistent-layer"))
+        .arg("true"));
     assert_eq!(code, 127);
-    assert!(err.contains("taken for prog"), "the message explains the rule: {err}");
+    assert!(
+        err.contains("taken for prog"),
+        "the message explains the rule: {err}"
+    );
 }
 
 /// Run `script` with the library sourced, under `shell`, in `cwd`.
 fn sh(shell: &[&str], cwd: &Path, env: &[(&str, &Path)], script: &str) -> (i32, String, String) {
     let mut cmd = Command::new(shell[0]);
-    cmd.args(&shell[1..]).arg("-c").arg(format!(". '{}'\n{script}", library().display())).current_dir(cwd).env_clear().env("PATH", "/usr/bin:/bin");
+    cmd.args(&shell[1..])
+        .arg("-c")
+        .arg(format!(". '{}'\n{script}", library().display()))
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -146,34 +195,73 @@ fn the_sh_library_answers_as_yd_envdir_does() {
     sb.file("home/config/BLANKS", "", 0o644);
     sb.file("home/config/tenant.only", "t\n", 0o644);
     let service = sb.service("home/services/redis", "exec sleep 1");
-    sb.file("home/services/redis/config/NOEOL", "from the service \t", 0o644);
+    sb.file(
+        "home/services/redis/config/NOEOL",
+        "from the service \t",
+        0o644,
+    );
     sb.file("home/services/redis/config/nul-value", "x\0y\t\n", 0o644);
     let layers = [host.clone(), sb.path("home/config"), service.join("config")];
-    let (_, expected) = env_of(&[bin("yd-envdir")], &layers.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-    let ctx = [("YD_HOST_CONFIG", host.as_path()), ("HOME", &sb.path("home"))];
-    let keys = ["EMPTY", "NUL", "BLANKS", "NEWLINE_ONLY", "MULTI", "NOEOL", "LEAD", "log.max-size", "dash-key", "tenant.only", "nul-value", "absent"];
+    let (_, expected) = env_of(
+        &[bin("yd-envdir")],
+        &layers.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    );
+    let ctx = [
+        ("YD_HOST_CONFIG", host.as_path()),
+        ("HOME", &sb.path("home")),
+    ];
+    let keys = [
+        "EMPTY",
+        "NUL",
+        "BLANKS",
+        "NEWLINE_ONLY",
+        "MULTI",
+        "NOEOL",
+        "LEAD",
+        "log.max-size",
+        "dash-key",
+        "tenant.only",
+        "nul-value",
+        "absent",
+    ];
     for shell in SHELLS {
         for key in keys {
             let (code, out, err) = sh(shell, &service, &ctx, &format!("config_get {key}"));
             match expected.get(key) {
-                Some(v) => assert_eq!((code, out), (0, format!("{v}\n")), "{shell:?} config_get {key}: {err}"),
+                Some(v) => assert_eq!(
+                    (code, out),
+                    (0, format!("{v}\n")),
+                    "{shell:?} config_get {key}: {err}"
+                ),
                 None => assert_eq!((code, out.as_str()), (1, ""), "{shell:?} config_get {key}"),
             }
             let (code, _, _) = sh(shell, &service, &ctx, &format!("config_has {key}"));
-            assert_eq!(code == 0, expected.contains_key(key), "{shell:?} config_has {key}");
+            assert_eq!(
+                code == 0,
+                expected.contains_key(key),
+                "{shell:?} config_has {key}"
+            );
         }
         let (_, out, _) = sh(shell, &service, &ctx, "config_get absent fallback");
         assert_eq!(out, "fallback\n");
         // -v assigns without a subshell; the value is never evaluated.
         let (code, out, err) =
             sh(shell, &service, &ctx, "config_get -v got NUL && config_get -v dflt absent '$(echo no)' && printf '%s|%s' \"$got\" \"$dflt\"");
-        assert_eq!((code, out.as_str()), (0, "a\nb|$(echo no)"), "{shell:?}: {err}");
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "a\nb|$(echo no)"),
+            "{shell:?}: {err}"
+        );
         let (code, _, _) = sh(shell, &service, &ctx, "config_get -v 'x;y' NUL");
         assert_eq!(code, 2, "{shell:?}: -v takes only a variable name");
         let (_, listed, _) = sh(shell, &service, &ctx, "config_list");
         let mut want: Vec<_> = expected.keys().filter(|k| *k != "PATH").cloned().collect();
         want.sort();
-        assert_eq!(listed.lines().collect::<Vec<_>>(), want, "{shell:?} config_list");
+        assert_eq!(
+            listed.lines().collect::<Vec<_>>(),
+            want,
+            "{shell:?} config_list"
+        );
         for bad in ["'a b'", ".dot", "'a=b'", &"k".repeat(129)] {
             let (code, _, err) = sh(shell, &service, &ctx, &format!("config_get {bad}"));
             assert_eq!(code, 2, "{shell:?} {bad}");
@@ -189,13 +277,27 @@ fn a_multi_line_value_round_trips() {
     std::fs::create_dir_all(&home).unwrap();
     let value = "first line\n  second, indented\nthird\twith tab";
     for shell in SHELLS {
-        let (code, _, err) = sh(shell, &home, &[("HOME", &home)], &format!("config_set text '{value}'"));
+        let (code, _, err) = sh(
+            shell,
+            &home,
+            &[("HOME", &home)],
+            &format!("config_set text '{value}'"),
+        );
         assert_eq!(code, 0, "{err}");
         let (_, out, _) = sh(shell, &home, &[("HOME", &home)], "config_get text");
         assert_eq!(out, format!("{value}\n"), "{shell:?}");
-        for tool in [vec![bin("yd-envdir")], vec![peer("envdir")], vec![peer("s6-envdir")]] {
+        for tool in [
+            vec![bin("yd-envdir")],
+            vec![peer("envdir")],
+            vec![peer("s6-envdir")],
+        ] {
             let (_, env) = env_of(&tool, &[&home.join("config")]);
-            assert_eq!(env.get("text").map(String::as_str), Some(value), "{}", tool[0].display());
+            assert_eq!(
+                env.get("text").map(String::as_str),
+                Some(value),
+                "{}",
+                tool[0].display()
+            );
         }
     }
 }
@@ -221,12 +323,23 @@ fn concurrent_sets_leave_one_whole_value() {
     while wa.try_wait().unwrap().is_none() || wb.try_wait().unwrap().is_none() {
         if let Ok(content) = std::fs::read_to_string(&file) {
             reads += 1;
-            assert!(content == format!("{a}\n") || content == format!("{b}\n"), "a torn value: {} bytes", content.len());
+            assert!(
+                content == format!("{a}\n") || content == format!("{b}\n"),
+                "a torn value: {} bytes",
+                content.len()
+            );
         }
     }
     assert!(wa.wait().unwrap().success() && wb.wait().unwrap().success());
-    assert!(reads > 10, "the reader saw the writes happen ({reads} reads)");
-    let leftovers: Vec<_> = std::fs::read_dir(home.join("config")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(
+        reads > 10,
+        "the reader saw the writes happen ({reads} reads)"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(home.join("config"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(leftovers, ["k"], "no temp file left behind");
 }
 
@@ -247,7 +360,11 @@ fn a_crash_between_write_and_rename_keeps_the_old_value() {
     assert_eq!(code, -1, "the shell was killed");
     assert_eq!(read(&home.join("config/k")), "old\n");
     let (_, env) = env_of(&[bin("yd-envdir")], &[&home.join("config")]);
-    assert_eq!(env.get("k").map(String::as_str), Some("old"), "the temp file is a dot-file: not a key");
+    assert_eq!(
+        env.get("k").map(String::as_str),
+        Some("old"),
+        "the temp file is a dot-file: not a key"
+    );
 }
 
 #[test]
@@ -262,7 +379,12 @@ fn a_planted_symlink_is_replaced_not_followed() {
     std::os::unix::fs::symlink(&victim_dir, home.join("config/d")).unwrap();
     for shell in SHELLS {
         for key in ["k", "d"] {
-            let (code, _, err) = sh(shell, &home, &[("HOME", &home)], &format!("config_set {key} new"));
+            let (code, _, err) = sh(
+                shell,
+                &home,
+                &[("HOME", &home)],
+                &format!("config_set {key} new"),
+            );
             assert_eq!(code, 0, "{shell:?}: {err}");
             assert!(!home.join(format!("config/{key}")).is_symlink());
         }
@@ -294,14 +416,31 @@ fn yd_log_takes_its_settings_from_the_config_layers() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success());
-    let files: Vec<_> = std::fs::read_dir(log_service.join("main")).unwrap().flatten().collect();
-    let rotated = files.iter().filter(|e| e.file_name().to_string_lossy().ends_with(".s")).count();
+    let files: Vec<_> = std::fs::read_dir(log_service.join("main"))
+        .unwrap()
+        .flatten()
+        .collect();
+    let rotated = files
+        .iter()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".s"))
+        .count();
     assert_eq!(rotated, 2, "log.keep from the host layer");
-    assert!(files.iter().all(|e| e.metadata().unwrap().len() <= 2000), "log.max-size from the service layer");
+    assert!(
+        files.iter().all(|e| e.metadata().unwrap().len() <= 2000),
+        "log.max-size from the service layer"
+    );
     sb.file("host/log.keep", "lots\n", 0o644);
-    let (code, _, err) = run(Command::new(bin("yd-log")).arg("./main").current_dir(&log_service).env("YD_HOST_CONFIG", sb.path("host")));
+    let (code, _, err) = run(Command::new(bin("yd-log"))
+        .arg("./main")
+        .current_dir(&log_service)
+        .env("YD_HOST_CONFIG", sb.path("host")));
     assert_eq!(code, 100, "{err}");
     assert!(err.contains("log.keep: not a number"), "{err}");
 }

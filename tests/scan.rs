@@ -8,7 +8,9 @@ use std::time::Duration;
 const S: Duration = Duration::from_secs(1);
 
 fn supervisor_of(scanner: u32, name: &str) -> Option<u32> {
-    children_of(scanner).into_iter().find(|&p| cmdline(p) == format!("yd-supervise {name}"))
+    children_of(scanner)
+        .into_iter()
+        .find(|&p| cmdline(p) == format!("yd-supervise {name}"))
 }
 
 #[test]
@@ -47,7 +49,10 @@ fn dirs_added_and_removed_while_running() {
     std::thread::sleep(Duration::from_millis(100));
     sb.file("scan/c/run", "#!/bin/sh\nexec sleep 1000\n", 0o644);
     std::thread::sleep(Duration::from_millis(100));
-    assert!(!supervised(&scan.join("c")), "no supervisor before run is executable");
+    assert!(
+        !supervised(&scan.join("c")),
+        "no supervisor before run is executable"
+    );
     sb.file("scan/c/run", "#!/bin/sh\nexec sleep 1000\n", 0o755);
     wait_for("c up", 5 * S, || is_up(&scan.join("c")));
     // A symlink to a service dir elsewhere.
@@ -61,10 +66,16 @@ fn dirs_added_and_removed_while_running() {
     wait_for("a's supervisor gone", 5 * S, || !supervised(&a));
     assert!(is_down(&a), "a removed dir's service is taken down");
     assert!(!std::path::Path::new(&format!("/proc/{a_pid}")).exists());
-    assert!(!supervised(&scan.join(".hidden")), "dot-entries are skipped");
+    assert!(
+        !supervised(&scan.join(".hidden")),
+        "dot-entries are skipped"
+    );
     let mut names: Vec<_> = children_of(scanner).into_iter().map(cmdline).collect();
     names.sort();
-    assert_eq!(names, ["yd-supervise b", "yd-supervise c", "yd-supervise d"]);
+    assert_eq!(
+        names,
+        ["yd-supervise b", "yd-supervise c", "yd-supervise d"]
+    );
 }
 
 #[test]
@@ -76,7 +87,9 @@ fn a_killed_supervisor_is_started_again() {
     wait_for("a up", 5 * S, || is_up(&a));
     let old = supervisor_of(scanner, "a").unwrap();
     signal(old, Signal::SIGKILL);
-    wait_for("a new supervisor", 5 * S, || supervisor_of(scanner, "a").is_some_and(|p| p != old) && supervised(&a));
+    wait_for("a new supervisor", 5 * S, || {
+        supervisor_of(scanner, "a").is_some_and(|p| p != old) && supervised(&a)
+    });
 }
 
 #[test]
@@ -110,20 +123,40 @@ fn as_pid_1_it_reaps_every_orphan() {
         "scan/forker",
         "i=0\nwhile [ $i -lt 1000 ]; do ( /bin/true & ); i=$((i+1)); done\necho done > ../../forked\nexec sleep 1000",
     );
-    let unshare = sb.spawn(Command::new("unshare").args(["--pid", "--fork", "--mount-proc"]).arg(bin("yd-svscan")).arg(&scan));
-    wait_for("scanner in its namespace", 5 * S, || children_of(unshare).len() == 1);
+    let unshare = sb.spawn(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(bin("yd-svscan"))
+            .arg(&scan),
+    );
+    wait_for("scanner in its namespace", 5 * S, || {
+        children_of(unshare).len() == 1
+    });
     let init = children_of(unshare)[0];
     let ns_pid = read(std::path::Path::new(&format!("/proc/{init}/status")))
         .lines()
         .find(|l| l.starts_with("NSpid:"))
         .map(|l| l.split_whitespace().last().unwrap().to_string());
-    assert_eq!(ns_pid.as_deref(), Some("1"), "the scanner is PID 1 of its namespace");
-    wait_for("1000 double forks", 60 * S, || read(&sb.path("forked")) == "done\n");
-    wait_for("no zombie left", 10 * S, || children_of(init).iter().all(|&p| proc_state(p) != Some('Z')));
+    assert_eq!(
+        ns_pid.as_deref(),
+        Some("1"),
+        "the scanner is PID 1 of its namespace"
+    );
+    wait_for("1000 double forks", 60 * S, || {
+        read(&sb.path("forked")) == "done\n"
+    });
+    wait_for("no zombie left", 10 * S, || {
+        children_of(init)
+            .iter()
+            .all(|&p| proc_state(p) != Some('Z'))
+    });
     let kids: Vec<_> = children_of(init).into_iter().map(cmdline).collect();
-    assert_eq!(kids, ["yd-supervise forker"], "PID 1 keeps only its supervisor");
+    assert_eq!(
+        kids,
+        ["yd-supervise forker"],
+        "PID 1 keeps only its supervisor"
+    );
     signal(init, Signal::SIGTERM);
     assert_eq!(sb.wait_exit(unshare, 10 * S), Some(0));
     assert_eq!(processes_under(&sb.root), 0);
 }
-

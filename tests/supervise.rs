@@ -14,7 +14,11 @@ fn up_down_once_and_restart() {
     sb.file("svc/down", "", 0o644);
     sb.supervise(&dir);
     let st = status(&dir);
-    assert_eq!((st.state, st.want), (RunState::Down, Want::Down), "a down file keeps it down");
+    assert_eq!(
+        (st.state, st.want),
+        (RunState::Down, Want::Down),
+        "a down file keeps it down"
+    );
     assert_eq!(read(&sb.path("starts")), "");
 
     svc("-wu -T 5000 -u", &dir);
@@ -26,7 +30,10 @@ fn up_down_once_and_restart() {
     let second = wait_new_pid(&dir, first, 5 * S);
     svc("-wD -T 5000 -d", &dir);
     assert_eq!(status(&dir).pid, 0);
-    assert!(!std::path::Path::new(&format!("/proc/{second}")).exists(), "down means the process is gone");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{second}")).exists(),
+        "down means the process is gone"
+    );
 
     // -o: runs once; when it dies it stays down.
     svc("-wu -T 5000 -o", &dir);
@@ -39,13 +46,22 @@ fn up_down_once_and_restart() {
 #[test]
 fn finish_gets_exit_code_and_signal_like_runsv() {
     let mut sb = Sandbox::new("finish");
-    let dir = sb.service("svc", "read n < ../mode\ncase $n in exit) exit 3;; *) exec sleep 1000;; esac");
+    let dir = sb.service(
+        "svc",
+        "read n < ../mode\ncase $n in exit) exit 3;; *) exec sleep 1000;; esac",
+    );
     sb.file("mode", "exit\n", 0o644);
-    sb.file("svc/finish", "#!/bin/sh\necho \"$@\" >> ../finish.args\n", 0o755);
+    sb.file(
+        "svc/finish",
+        "#!/bin/sh\necho \"$@\" >> ../finish.args\n",
+        0o755,
+    );
     sb.file("svc/down", "", 0o644);
     sb.supervise(&dir);
     svc("-wD -T 5000 -o", &dir);
-    wait_for("finish after exit 3", 5 * S, || read(&sb.path("finish.args")) == "3 0\n");
+    wait_for("finish after exit 3", 5 * S, || {
+        read(&sb.path("finish.args")) == "3 0\n"
+    });
     sb.file("mode", "sleep\n", 0o644);
     svc("-wu -T 5000 -o", &dir);
     svc("-wD -T 5000 -k", &dir);
@@ -59,7 +75,9 @@ fn finish_exit_125_keeps_the_service_down() {
     let dir = sb.service("svc", "echo x >> ../starts\nexit 1");
     sb.file("svc/finish", "#!/bin/sh\nexit 125\n", 0o755);
     sb.supervise(&dir);
-    wait_for("down after finish 125", 5 * S, || try_status(&dir).is_some_and(|s| s.want == Want::Down && s.state == RunState::Down));
+    wait_for("down after finish 125", 5 * S, || {
+        try_status(&dir).is_some_and(|s| s.want == Want::Down && s.state == RunState::Down)
+    });
     // Well past the 1 s restart delay: still exactly one start.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(read(&sb.path("starts")), "x\n");
@@ -69,27 +87,39 @@ fn finish_exit_125_keeps_the_service_down() {
 fn timeout_finish_kills_a_slow_finish() {
     let mut sb = Sandbox::new("tfinish");
     let dir = sb.service("svc", "exec sleep 1000");
-    sb.file("svc/finish", "#!/bin/sh\necho $$ > ../finish.pid\nexec sleep 1000\n", 0o755);
+    sb.file(
+        "svc/finish",
+        "#!/bin/sh\necho $$ > ../finish.pid\nexec sleep 1000\n",
+        0o755,
+    );
     sb.file("svc/timeout-finish", "300\n", 0o644);
     sb.supervise(&dir);
     wait_for("up", 5 * S, || is_up(&dir));
     let first = status(&dir).pid;
     let t0 = Instant::now();
     svc("-k", &dir);
-    wait_for("finish running", 5 * S, || try_status(&dir).is_some_and(|s| s.state == RunState::Finish));
+    wait_for("finish running", 5 * S, || {
+        try_status(&dir).is_some_and(|s| s.state == RunState::Finish)
+    });
     wait_new_pid(&dir, first, 5 * S);
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "finish killed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "finish killed after {took:?}"
+    );
 }
 
 #[test]
 fn pause_continue_and_signals_reach_the_service() {
     let mut sb = Sandbox::new("signals");
-    let run = "for s in HUP ALRM INT QUIT USR1 USR2 WINCH; do trap \"echo $s >> ../got\" $s; done\n\
+    let run =
+        "for s in HUP ALRM INT QUIT USR1 USR2 WINCH; do trap \"echo $s >> ../got\" $s; done\n\
                echo ready > ../ready\nwhile :; do sleep 0.05; done";
     let dir = sb.service("svc", run);
     sb.supervise(&dir);
-    wait_for("service ready", 5 * S, || read(&sb.path("ready")) == "ready\n");
+    wait_for("service ready", 5 * S, || {
+        read(&sb.path("ready")) == "ready\n"
+    });
     let pid = status(&dir).pid;
     svc("-p", &dir);
     wait_for("status paused", 5 * S, || status(&dir).paused);
@@ -97,9 +127,19 @@ fn pause_continue_and_signals_reach_the_service() {
     svc("-c", &dir);
     wait_for("status not paused", 5 * S, || !status(&dir).paused);
     wait_for("running again", 5 * S, || proc_state(pid) != Some('T'));
-    for (flag, name) in [("-h", "HUP"), ("-a", "ALRM"), ("-i", "INT"), ("-q", "QUIT"), ("-1", "USR1"), ("-2", "USR2"), ("-y", "WINCH")] {
+    for (flag, name) in [
+        ("-h", "HUP"),
+        ("-a", "ALRM"),
+        ("-i", "INT"),
+        ("-q", "QUIT"),
+        ("-1", "USR1"),
+        ("-2", "USR2"),
+        ("-y", "WINCH"),
+    ] {
         svc(flag, &dir);
-        wait_for(name, 5 * S, || read(&sb.path("got")).lines().any(|l| l == name));
+        wait_for(name, 5 * S, || {
+            read(&sb.path("got")).lines().any(|l| l == name)
+        });
     }
     assert_eq!(status(&dir).pid, pid, "no signal above stops the service");
 }
@@ -121,27 +161,49 @@ fn exit_brings_it_down_and_the_supervisor_exits() {
 fn sigterm_to_the_supervisor_takes_the_service_down() {
     let mut sb = Sandbox::new("sigterm");
     let dir = sb.service("svc", "exec sleep 1000");
-    sb.file("svc/log/run", "#!/bin/sh\nexec cat > ../../log.out\n", 0o755);
+    sb.file(
+        "svc/log/run",
+        "#!/bin/sh\nexec cat > ../../log.out\n",
+        0o755,
+    );
     let sup = sb.supervise(&dir);
     wait_for("up", 5 * S, || is_up(&dir) && is_up(&dir.join("log")));
     let (pid, log_pid) = (status(&dir).pid, status(&dir.join("log")).pid);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup as i32), nix::sys::signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
     assert_eq!(sb.wait_exit(sup, 5 * S), Some(0));
     for p in [pid, log_pid] {
-        assert!(!std::path::Path::new(&format!("/proc/{p}")).exists(), "pid {p} outlived its supervisor");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "pid {p} outlived its supervisor"
+        );
     }
 }
 
 #[test]
 fn readiness_through_notification_fd() {
     let mut sb = Sandbox::new("ready");
-    let dir = sb.service("svc", "until [ -e ../go ]; do sleep 0.01; done\necho >&4\nexec sleep 1000");
+    let dir = sb.service(
+        "svc",
+        "until [ -e ../go ]; do sleep 0.01; done\necho >&4\nexec sleep 1000",
+    );
     sb.file("svc/notification-fd", "4\n", 0o644);
     sb.supervise(&dir);
     wait_for("up", 5 * S, || is_up(&dir));
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(status(&dir).ready, None, "up but not ready before the newline");
-    let waiter = Command::new(bin("yd-svc")).args(["-wU", "-T", "5000"]).arg(&dir).spawn().unwrap();
+    assert_eq!(
+        status(&dir).ready,
+        None,
+        "up but not ready before the newline"
+    );
+    let waiter = Command::new(bin("yd-svc"))
+        .args(["-wU", "-T", "5000"])
+        .arg(&dir)
+        .spawn()
+        .unwrap();
     sb.file("go", "", 0o644);
     let out = waiter.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -157,7 +219,10 @@ fn a_crash_loop_is_throttled_and_a_long_runner_restarts_at_once() {
     sb.supervise(&crasher);
     std::thread::sleep(Duration::from_millis(3200));
     let starts = read(&sb.path("crashes")).lines().count();
-    assert!((3..=5).contains(&starts), "{starts} starts in 3.2 s: one a second expected");
+    assert!(
+        (3..=5).contains(&starts),
+        "{starts} starts in 3.2 s: one a second expected"
+    );
     let st = status(&crasher);
     assert_eq!(st.last_exit.and_then(|e| e.code()), Some(1));
     let (_, line, _) = run(Command::new(bin("yd-svstat")).arg(&crasher));
@@ -169,9 +234,17 @@ fn a_crash_loop_is_throttled_and_a_long_runner_restarts_at_once() {
     std::thread::sleep(Duration::from_millis(1100));
     let old = status(&steady).pid;
     let t0 = Instant::now();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old as i32), nix::sys::signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old as i32),
+        nix::sys::signal::SIGKILL,
+    )
+    .unwrap();
     wait_new_pid(&steady, old, 5 * S);
-    assert!(t0.elapsed() < Duration::from_millis(500), "restart took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "restart took {:?}",
+        t0.elapsed()
+    );
 }
 
 #[test]
@@ -208,9 +281,15 @@ fn bad_input_gets_one_line_and_a_documented_code() {
         assert_eq!(code, 100, "{args:?}: {err}");
         assert!(out.is_empty());
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("yd-supervise: fatal: ") && err.contains(msg), "{args:?}: {err}");
+        assert!(
+            err.starts_with("yd-supervise: fatal: ") && err.contains(msg),
+            "{args:?}: {err}"
+        );
     }
-    assert!(!no_run.join("supervise").exists(), "a rejected dir is left untouched");
+    assert!(
+        !no_run.join("supervise").exists(),
+        "a rejected dir is left untouched"
+    );
 }
 
 #[test]
@@ -226,7 +305,14 @@ fn hundred_thousand_lines_arrive_once_while_both_sides_restart() {
          [ -n \"$stop\" ] && exit 0\nexec sleep 1000"
     );
     let dir = sb.service("svc", &producer);
-    sb.file("svc/log/run", &format!("#!/bin/sh\nexec {} -s 300000 -n 1000 ./main\n", bin("yd-log").display()), 0o755);
+    sb.file(
+        "svc/log/run",
+        &format!(
+            "#!/bin/sh\nexec {} -s 300000 -n 1000 ./main\n",
+            bin("yd-log").display()
+        ),
+        0o755,
+    );
     sb.supervise(&dir);
     let log = dir.join("log");
     let mut restarts = (0, 0);
@@ -245,18 +331,32 @@ fn hundred_thousand_lines_arrive_once_while_both_sides_restart() {
     }
     // Everything the producer wrote is in the pipe or the log by now.
     let collect = || -> Vec<String> {
-        let mut files: Vec<_> = std::fs::read_dir(log.join("main")).unwrap().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(log.join("main"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.retain(|p| p.file_name().unwrap().to_string_lossy().starts_with('@'));
         files.sort();
         files.push(log.join("main/current"));
-        files.iter().flat_map(|f| lines(f)).map(|l| l.split_once(' ').unwrap().1.to_string()).collect()
+        files
+            .iter()
+            .flat_map(|f| lines(f))
+            .map(|l| l.split_once(' ').unwrap().1.to_string())
+            .collect()
     };
-    wait_for("all lines logged", Duration::from_secs(20), || collect().len() >= N as usize);
+    wait_for("all lines logged", Duration::from_secs(20), || {
+        collect().len() >= N as usize
+    });
     let got = collect();
     assert!(restarts.0 >= 2 && restarts.1 >= 2, "restarts {restarts:?}");
     assert_eq!(got.len(), N as usize, "every line exactly once");
     for (i, line) in got.iter().enumerate() {
-        assert_eq!(line, &format!("line {i}"), "in order, none lost or repeated");
+        assert_eq!(
+            line,
+            &format!("line {i}"),
+            "in order, none lost or repeated"
+        );
     }
 }
 
@@ -267,24 +367,50 @@ fn services_get_no_supervisor_fd_no_blocked_signal_and_their_own_session() {
     sb.file("svc/notification-fd", "5\n", 0o644);
     sb.file("svc/log/run", "#!/bin/sh\nexec sleep 1000\n", 0o755);
     // The supervisor is started the way a shell's `&` would: SIGINT ignored.
-    sb.spawn(Command::new("sh").arg("-c").arg(format!("trap '' INT QUIT; exec {} {}", bin("yd-supervise").display(), dir.display())));
+    sb.spawn(Command::new("sh").arg("-c").arg(format!(
+        "trap '' INT QUIT; exec {} {}",
+        bin("yd-supervise").display(),
+        dir.display()
+    )));
     wait_for("both up", 5 * S, || is_up(&dir) && is_up(&dir.join("log")));
-    for (svc, fds) in [(dir.clone(), vec!["0", "1", "2", "5"]), (dir.join("log"), vec!["0", "1", "2"])] {
+    for (svc, fds) in [
+        (dir.clone(), vec!["0", "1", "2", "5"]),
+        (dir.join("log"), vec!["0", "1", "2"]),
+    ] {
         let pid = status(&svc).pid;
         // Look once run has exec'd sleep: the shell has fds of its own.
         wait_for("exec of sleep", 5 * S, || cmdline(pid) == "sleep 1000");
-        let mut open: Vec<String> =
-            std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into()).collect();
+        let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into())
+            .collect();
         open.sort();
         let targets: Vec<String> = open
             .iter()
-            .map(|fd| format!("{fd} -> {}", std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).map(|p| p.display().to_string()).unwrap_or_default()))
+            .map(|fd| {
+                format!(
+                    "{fd} -> {}",
+                    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
+            })
             .collect();
-        assert_eq!(open, fds, "{}: only stdio (and the readiness fd) cross over: {targets:?}", svc.display());
+        assert_eq!(
+            open,
+            fds,
+            "{}: only stdio (and the readiness fd) cross over: {targets:?}",
+            svc.display()
+        );
         let proc_status = read(std::path::Path::new(&format!("/proc/{pid}/status")));
         for field in ["SigBlk", "SigIgn"] {
             let line = proc_status.lines().find(|l| l.starts_with(field)).unwrap();
-            assert!(line.ends_with("0000000000000000"), "{}: {line}", svc.display());
+            assert!(
+                line.ends_with("0000000000000000"),
+                "{}: {line}",
+                svc.display()
+            );
         }
         let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid as i32))).unwrap();
         assert_eq!(sid.as_raw() as u32, pid, "run leads its own session");
@@ -300,12 +426,19 @@ fn a_crash_loop_is_reported_once() {
     std::thread::sleep(Duration::from_millis(2500));
     let err = read(&sb.path("stderr"));
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("run died young (exit 3); restarting it at most once a second"), "{err}");
+    assert!(
+        err.contains("run died young (exit 3); restarting it at most once a second"),
+        "{err}"
+    );
     signal_term(sup);
 }
 
 fn signal_term(pid: u32) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -317,7 +450,11 @@ fn a_planted_down_symlink_is_not_followed() {
     std::os::unix::fs::symlink(&victim, dir.join("down")).unwrap();
     svc("-D", &dir);
     wait_for("down", 5 * S, || is_down(&dir));
-    assert_eq!(read(&victim), "precious\n", "-D neither follows nor truncates");
+    assert_eq!(
+        read(&victim),
+        "precious\n",
+        "-D neither follows nor truncates"
+    );
 }
 
 #[test]
@@ -343,7 +480,14 @@ fn root_refuses_dirs_another_user_can_change() {
         let (code, _, err) = run(Command::new(bin("yd-supervise")).arg(dir));
         assert_eq!(code, 100, "{}: {err}", dir.display());
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("owned by uid") && err.contains("mode"), "{err}");
+        assert!(
+            err.contains("owned by uid") && err.contains("mode"),
+            "{err}"
+        );
     }
-    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing written through the symlink");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the symlink"
+    );
 }

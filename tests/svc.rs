@@ -41,9 +41,15 @@ fn waits_cover_several_dirs_and_restarts() {
     wait_for("both up", Duration::from_secs(5), || is_up(&a) && is_up(&b));
     std::thread::sleep(Duration::from_millis(1100));
     let (pa, pb) = (status(&a).pid, status(&b).pid);
-    let (code, _, err) = run(Command::new(bin("yd-svc")).args(["-wr", "-T", "5000", "-t"]).arg(&a).arg(&b));
+    let (code, _, err) = run(Command::new(bin("yd-svc"))
+        .args(["-wr", "-T", "5000", "-t"])
+        .arg(&a)
+        .arg(&b));
     assert_eq!(code, 0, "{err}");
-    assert!(status(&a).pid != pa && status(&b).pid != pb, "-wr returns only once both restarted");
+    assert!(
+        status(&a).pid != pa && status(&b).pid != pb,
+        "-wr returns only once both restarted"
+    );
 }
 
 #[test]
@@ -56,18 +62,32 @@ fn svstat_and_svok() {
     let (code, out, _) = run(Command::new(bin("yd-svstat")).arg(&dir).arg(&unsupervised));
     assert_eq!(code, 1);
     let lines: Vec<_> = out.lines().collect();
-    assert!(lines[0].starts_with(&format!("{}: down ", dir.display())) && lines[0].contains("normally down"), "{out}");
-    assert_eq!(lines[1], format!("{}: supervisor not running", unsupervised.display()));
+    assert!(
+        lines[0].starts_with(&format!("{}: down ", dir.display()))
+            && lines[0].contains("normally down"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{}: supervisor not running", unsupervised.display())
+    );
     svc("-wu -T 5000 -u", &dir);
     let pid = status(&dir).pid;
     let (code, out, _) = run(Command::new(bin("yd-svstat")).arg(&dir));
     assert_eq!(code, 0);
-    assert!(out.contains(&format!(": up (pid {pid}) ")) && out.contains("ready"), "{out}");
+    assert!(
+        out.contains(&format!(": up (pid {pid}) ")) && out.contains("ready"),
+        "{out}"
+    );
 
     assert_eq!(run(Command::new(bin("yd-svok")).arg(&dir)).0, 0);
     assert_eq!(run(Command::new(bin("yd-svok")).arg(&unsupervised)).0, 100);
     assert_eq!(run(&mut Command::new(bin("yd-svok"))).0, 100);
     svc("-x", &dir);
     sb.wait_exit(sup, Duration::from_secs(5));
-    assert_eq!(run(Command::new(bin("yd-svok")).arg(&dir)).0, 100, "a dead supervisor is not running");
+    assert_eq!(
+        run(Command::new(bin("yd-svok")).arg(&dir)).0,
+        100,
+        "a dead supervisor is not running"
+    );
 }

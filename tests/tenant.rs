@@ -30,9 +30,17 @@ impl Host {
         require_root();
         let sb = Sandbox::new(tag);
         let root = sb.path("root");
-        let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&root).arg("--setup"));
+        let (code, out, err) = run(Command::new(bin("yd-mkhome"))
+            .arg("--root")
+            .arg(&root)
+            .arg("--setup"));
         assert_eq!(code, 0, "setup: {out}{err}");
-        Host { sb, root, names: Vec::new(), scanner: None }
+        Host {
+            sb,
+            root,
+            names: Vec::new(),
+            scanner: None,
+        }
     }
 
     /// A tenant name unique to this test run.
@@ -41,7 +49,10 @@ impl Host {
     }
 
     pub fn mkhome(&mut self, name: &str) {
-        let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&self.root).arg(name));
+        let (code, out, err) = run(Command::new(bin("yd-mkhome"))
+            .arg("--root")
+            .arg(&self.root)
+            .arg(name));
         assert_eq!(code, 0, "yd-mkhome {name}: {out}{err}");
         self.names.push(name.to_string());
     }
@@ -51,7 +62,9 @@ impl Host {
     }
 
     pub fn start_scanner(&mut self) {
-        let pid = self.sb.spawn(Command::new(bin("yd-svscan")).arg(self.root.join("tenants")));
+        let pid = self
+            .sb
+            .spawn(Command::new(bin("yd-svscan")).arg(self.root.join("tenants")));
         self.scanner = Some(pid);
     }
 
@@ -68,12 +81,17 @@ impl Host {
         let home = home_of(name);
         let live = |d: &Path| supervised(d) && is_up(d);
         wait_for(&format!("tenant {name} up"), 15 * S, || {
-            live(&self.service(name)) && live(&home.join("services")) && live(&home.join("pipelines"))
+            live(&self.service(name))
+                && live(&home.join("services"))
+                && live(&home.join("pipelines"))
         });
     }
 
     pub fn join(&self, name: &str, script: &str) -> (i32, String, String) {
-        run(Command::new(bin("yd-nsenter")).arg("--root").arg(&self.root).args(["--join", name, "--", "sh", "-c", script]))
+        run(Command::new(bin("yd-nsenter"))
+            .arg("--root")
+            .arg(&self.root)
+            .args(["--join", name, "--", "sh", "-c", script]))
     }
 
     pub fn pid1(&self, name: &str) -> u32 {
@@ -89,13 +107,20 @@ impl Drop for Host {
             let _ = self.sb.wait_exit(pid, 30 * S);
         }
         for name in &self.names {
-            let removed = Command::new(bin("yd-mkhome")).arg("--root").arg(&self.root).args(["--remove", "--purge", name]).output();
+            let removed = Command::new(bin("yd-mkhome"))
+                .arg("--root")
+                .arg(&self.root)
+                .args(["--remove", "--purge", name])
+                .output();
             if !removed.is_ok_and(|o| o.status.success()) {
                 // Leave the machine clean even so.
                 let user = format!("yd-{name}");
                 let _ = Command::new("pkill").args(["-9", "-u", &user]).status();
                 for m in ["libs", "services", ""] {
-                    let _ = Command::new("umount").arg("-l").arg(home_of(name).join(m)).status();
+                    let _ = Command::new("umount")
+                        .arg("-l")
+                        .arg(home_of(name).join(m))
+                        .status();
                 }
                 let _ = Command::new("userdel").arg(&user).status();
                 let _ = std::fs::remove_dir(home_of(name));
@@ -109,7 +134,9 @@ pub(crate) fn home_of(name: &str) -> PathBuf {
 }
 
 pub(crate) fn uid_of(name: &str) -> Option<u32> {
-    yodawg::tenant::accounts::lookup(&format!("yd-{name}")).unwrap().map(|a| a.uid)
+    yodawg::tenant::accounts::lookup(&format!("yd-{name}"))
+        .unwrap()
+        .map(|a| a.uid)
 }
 
 pub(crate) fn processes_of(uid: u32) -> usize {
@@ -117,7 +144,14 @@ pub(crate) fn processes_of(uid: u32) -> usize {
 }
 
 fn mounts_under(path: &Path) -> usize {
-    read(Path::new("/proc/self/mountinfo")).lines().filter(|l| l.split(' ').nth(4).is_some_and(|m| Path::new(m).starts_with(path))).count()
+    read(Path::new("/proc/self/mountinfo"))
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|m| Path::new(m).starts_with(path))
+        })
+        .count()
 }
 
 #[test]
@@ -126,7 +160,9 @@ fn lifecycle_make_start_stop_start_remove() {
     let name = host.name('a');
     host.mkhome(&name);
     let uid = uid_of(&name).expect("the user exists");
-    assert!(read(Path::new("/etc/subuid")).lines().any(|l| l.starts_with(&format!("yd-{name}:"))));
+    assert!(read(Path::new("/etc/subuid"))
+        .lines()
+        .any(|l| l.starts_with(&format!("yd-{name}:"))));
     host.start_scanner();
     host.wait_up(&name);
     let (code, out, err) = host.join(&name, "echo kept > ~/note && cat ~/note");
@@ -134,8 +170,12 @@ fn lifecycle_make_start_stop_start_remove() {
 
     let svc_dir = host.service(&name);
     svc("-wD -T 20000 -d", &svc_dir);
-    wait_for("nothing of the tenant running", 10 * S, || processes_of(uid) == 0);
-    wait_for("no mount left", 10 * S, || mounts_under(&home_of(&name)) == 0);
+    wait_for("nothing of the tenant running", 10 * S, || {
+        processes_of(uid) == 0
+    });
+    wait_for("no mount left", 10 * S, || {
+        mounts_under(&home_of(&name)) == 0
+    });
     let (code, _, _) = run(Command::new(bin("yd-svc")).args(["-d"]).arg(&svc_dir));
     assert_eq!(code, 0, "stopping a stopped tenant is fine");
     assert!(is_down(&svc_dir));
@@ -145,15 +185,24 @@ fn lifecycle_make_start_stop_start_remove() {
     let (_, out, _) = host.join(&name, "cat ~/note");
     assert_eq!(out, "kept\n", "what the tenant wrote survives a restart");
 
-    let (code, _, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", &name]));
+    let (code, _, err) = run(Command::new(bin("yd-mkhome"))
+        .arg("--root")
+        .arg(&host.root)
+        .args(["--remove", &name]));
     assert_eq!(code, 100, "refused while running: {err}");
     svc("-wD -T 20000 -d", &svc_dir);
-    let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", "--purge", &name]));
+    let (code, out, err) = run(Command::new(bin("yd-mkhome"))
+        .arg("--root")
+        .arg(&host.root)
+        .args(["--remove", "--purge", &name]));
     assert_eq!(code, 0, "{out}{err}");
     host.names.clear();
     assert!(uid_of(&name).is_none(), "no user left");
     for file in ["/etc/subuid", "/etc/subgid", "/etc/group"] {
-        assert!(!read(Path::new(file)).contains(&format!("yd-{name}:")), "{file}");
+        assert!(
+            !read(Path::new(file)).contains(&format!("yd-{name}:")),
+            "{file}"
+        );
     }
     assert_eq!(processes_of(uid), 0);
     assert_eq!(mounts_under(&home_of(&name)), 0);
@@ -169,10 +218,18 @@ fn a_tenant_sees_only_itself() {
     // Limits are the host's: the host config for all, then one tenant's own.
     std::fs::write(host.root.join("config/tenant.max-open-files"), "2000\n").unwrap();
     std::fs::create_dir_all(host.service(&b).join("config")).unwrap();
-    std::fs::write(host.service(&b).join("config/tenant.max-open-files"), "1000\n").unwrap();
+    std::fs::write(
+        host.service(&b).join("config/tenant.max-open-files"),
+        "1000\n",
+    )
+    .unwrap();
     std::fs::write(host.root.join("template/shared"), "from the template\n").unwrap();
     std::fs::create_dir_all(host.root.join("services/hello")).unwrap();
-    std::fs::write(host.root.join("services/hello/run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::write(
+        host.root.join("services/hello/run"),
+        "#!/bin/sh\nexec sleep 1000\n",
+    )
+    .unwrap();
     std::fs::write(host.root.join("services/hello/down"), "").unwrap();
     host.start_scanner();
     host.wait_up(&a);
@@ -182,12 +239,26 @@ fn a_tenant_sees_only_itself() {
     std::fs::write(host.root.join("lib/fresh.sh"), "fresh\n").unwrap();
     let (code, out, err) = host.join(&a, "cat ~/services/hello/run ~/libs/fresh.sh; echo \"$HOME $USER $XDG_RUNTIME_DIR $YD_TENANT\"");
     assert_eq!(code, 0, "{err}");
-    let env_line = format!("{} yd-{a} /run/user/{} {a}", home_of(&a).display(), uid_of(&a).unwrap());
-    assert_eq!(out, format!("#!/bin/sh\nexec sleep 1000\nfresh\n{env_line}\n"));
+    let env_line = format!(
+        "{} yd-{a} /run/user/{} {a}",
+        home_of(&a).display(),
+        uid_of(&a).unwrap()
+    );
+    assert_eq!(
+        out,
+        format!("#!/bin/sh\nexec sleep 1000\nfresh\n{env_line}\n")
+    );
     let uid = uid_of(&a).unwrap();
-    let range = |n: &str| yodawg::tenant::accounts::range_of(&format!("yd-{n}")).unwrap().unwrap();
+    let range = |n: &str| {
+        yodawg::tenant::accounts::range_of(&format!("yd-{n}"))
+            .unwrap()
+            .unwrap()
+    };
     let ((sa, ca), (sb_, cb)) = (range(&a), range(&b));
-    assert!(ca == 65536 && cb == 65536 && (sa + ca <= sb_ || sb_ + cb <= sa), "ranges overlap: {sa}+{ca} {sb_}+{cb}");
+    assert!(
+        ca == 65536 && cb == 65536 && (sa + ca <= sb_ || sb_ + cb <= sa),
+        "ranges overlap: {sa}+{ca} {sb_}+{cb}"
+    );
     let probe = format!(
         "echo \"uid=$(id -u) groups=$(id -G)\"\n\
          echo \"pid1=$(tr '\\0' ' ' < /proc/1/cmdline)\"\n\
@@ -202,31 +273,67 @@ fn a_tenant_sees_only_itself() {
     let (code, out, err) = host.join(&a, &probe);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], format!("uid={uid} groups={uid}").replace(&format!("groups={uid}"), &format!("groups={}", gid_of(&a))));
-    assert_eq!(lines[1].trim(), format!("pid1=/run/yodawg/bin/yd-svscan {}", home_of(&a).display()));
+    assert_eq!(
+        lines[0],
+        format!("uid={uid} groups={uid}")
+            .replace(&format!("groups={uid}"), &format!("groups={}", gid_of(&a)))
+    );
+    assert_eq!(
+        lines[1].trim(),
+        format!("pid1=/run/yodawg/bin/yd-svscan {}", home_of(&a).display())
+    );
     assert_eq!(lines[2], "CapEff:\t0000000000000000");
-    assert_eq!(lines[3].trim(), uid.to_string(), "only the tenant's own processes are visible");
-    assert!(!out.contains("wrote"), "no write to /usr, /etc, ~/libs, / or the template's file: {out}");
-    assert!(out.contains(&format!("cannot access '{}'", home_of(&b).display())), "the other tenant's home is not there: {out}");
-    assert!(out.contains(&format!("cannot access '{}'", host.root.display())), "the host root is not there: {out}");
-    assert_eq!(read(&host.root.join("template/shared")), "from the template\n", "the template is untouched");
+    assert_eq!(
+        lines[3].trim(),
+        uid.to_string(),
+        "only the tenant's own processes are visible"
+    );
+    assert!(
+        !out.contains("wrote"),
+        "no write to /usr, /etc, ~/libs, / or the template's file: {out}"
+    );
+    assert!(
+        out.contains(&format!("cannot access '{}'", home_of(&b).display())),
+        "the other tenant's home is not there: {out}"
+    );
+    assert!(
+        out.contains(&format!("cannot access '{}'", host.root.display())),
+        "the host root is not there: {out}"
+    );
+    assert_eq!(
+        read(&host.root.join("template/shared")),
+        "from the template\n",
+        "the template is untouched"
+    );
     // The template's own files are read-only to the tenant; its own are not.
     let (code, _, _) = host.join(&a, "echo x >> ~/services/run");
-    assert_ne!(code, 0, "the template's run files are not the tenant's to change");
+    assert_ne!(
+        code, 0,
+        "the template's run files are not the tenant's to change"
+    );
     let (code, _, err) = host.join(&a, "echo mine > ~/config/colour && cat ~/config/colour");
     assert_eq!(code, 0, "{err}");
     let (_, out_b, _) = host.join(&b, "cat ~/shared");
-    assert_eq!(out_b, "from the template\n", "b sees the template, not a's change");
+    assert_eq!(
+        out_b, "from the template\n",
+        "b sees the template, not a's change"
+    );
     for (t, want) in [(&a, "2000 2000"), (&b, "1000 1000")] {
         let (_, out, _) = host.join(t, "echo $(ulimit -Sn) $(ulimit -Hn)");
         assert_eq!(out.trim(), want, "rlimits set by the host for {t}");
-        let (_, out, _) = host.join(t, "grep 'Max open files' /proc/1/limits | awk '{print $4, $5}'");
+        let (_, out, _) = host.join(
+            t,
+            "grep 'Max open files' /proc/1/limits | awk '{print $4, $5}'",
+        );
         assert_eq!(out.trim(), want, "PID 1 has them too");
     }
 }
 
 fn gid_of(name: &str) -> u32 {
-    yodawg::tenant::accounts::lookup(&format!("yd-{name}")).unwrap().unwrap().gid
+    yodawg::tenant::accounts::lookup(&format!("yd-{name}"))
+        .unwrap()
+        .unwrap()
+        .gid
 }
 
 #[test]
@@ -248,10 +355,15 @@ fn tenants_come_back_after_kill_9_and_a_scanner_restart() {
     let parent = status(&host.service(&name)).pid;
     signal(parent, Signal::SIGKILL);
     // Gone, or a zombie left for the host's init to reap: either way dead.
-    wait_for("PID 1 gone with its parent", 5 * S, || proc_state(pid1).is_none_or(|s| s == 'Z'));
+    wait_for("PID 1 gone with its parent", 5 * S, || {
+        proc_state(pid1).is_none_or(|s| s == 'Z')
+    });
     host.wait_up(&name);
     host.stop_scanner();
-    assert!(is_down(&host.service(&name)), "the scanner took the tenant down");
+    assert!(
+        is_down(&host.service(&name)),
+        "the scanner took the tenant down"
+    );
     host.start_scanner();
     host.wait_up(&name);
     let (code, out, _) = host.join(&name, "tr '\\0' ' ' < /proc/1/cmdline");
@@ -259,10 +371,20 @@ fn tenants_come_back_after_kill_9_and_a_scanner_restart() {
     assert!(out.starts_with("/run/yodawg/bin/yd-svscan"), "{out}");
     // Removing without --purge keeps what the tenant wrote.
     host.stop_scanner();
-    let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", &name]));
+    let (code, out, err) = run(Command::new(bin("yd-mkhome"))
+        .arg("--root")
+        .arg(&host.root)
+        .args(["--remove", &name]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(uid_of(&name).is_none());
-    assert!(host.root.join("state").join(&name).join("home/upper").is_dir(), "the state is kept");
+    assert!(
+        host.root
+            .join("state")
+            .join(&name)
+            .join("home/upper")
+            .is_dir(),
+        "the state is kept"
+    );
     host.names.clear();
 }
 
@@ -278,9 +400,14 @@ fn the_shipped_runit_service_dir_runs_the_host_scanner() {
     let (code, out, _) = run(Command::new(peer("sv")).arg("status").arg(&sv_dir));
     assert_eq!(code, 0);
     assert!(out.starts_with("run: "), "{out}");
-    let (code, out, err) = run(Command::new(peer("sv")).args(["-w", "30", "down"]).arg(&sv_dir));
+    let (code, out, err) = run(Command::new(peer("sv"))
+        .args(["-w", "30", "down"])
+        .arg(&sv_dir));
     assert_eq!(code, 0, "{out}{err}");
-    assert!(is_down(&host.service(&name)), "the scanner took the tenant down as it stopped");
+    assert!(
+        is_down(&host.service(&name)),
+        "the scanner took the tenant down as it stopped"
+    );
     let (code, _, _) = run(Command::new(peer("sv")).arg("exit").arg(&sv_dir));
     assert_eq!(code, 0);
 }
@@ -290,25 +417,46 @@ fn bad_names_and_unknown_tenants_change_nothing() {
     let host = Host::new("tenantbad");
     let long = "a".repeat(200);
     for bad in ["", "../x", "a/b", "-rf", "Upper", "root", &long] {
-        let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).arg(bad));
+        let (code, out, err) = run(Command::new(bin("yd-mkhome"))
+            .arg("--root")
+            .arg(&host.root)
+            .arg(bad));
         assert_eq!(code, 100, "{bad:?}: {out}{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("yd-mkhome: fatal: "), "{err}");
     }
     let passwd = read(Path::new("/etc/passwd"));
     for bad in ["", "../x", "a/b", "-rf", "Upper", "root", &long] {
-        assert!(!passwd.lines().any(|l| l.starts_with(&format!("yd-{bad}:"))), "no user made for {bad:?}");
+        assert!(
+            !passwd.lines().any(|l| l.starts_with(&format!("yd-{bad}:"))),
+            "no user made for {bad:?}"
+        );
     }
-    assert_eq!(std::fs::read_dir(host.root.join("tenants")).unwrap().count(), 0, "no tenant dir made");
+    assert_eq!(
+        std::fs::read_dir(host.root.join("tenants"))
+            .unwrap()
+            .count(),
+        0,
+        "no tenant dir made"
+    );
     let unknown = host.name('z');
     for args in [vec!["--join", &unknown, "--", "true"], vec![&unknown]] {
-        let (code, _, err) = run(Command::new(bin("yd-nsenter")).arg("--root").arg(&host.root).args(&args));
+        let (code, _, err) = run(Command::new(bin("yd-nsenter"))
+            .arg("--root")
+            .arg(&host.root)
+            .args(&args));
         assert_eq!(code, 100, "{args:?}: {err}");
         assert!(err.contains("no such tenant"), "{err}");
     }
-    let (code, _, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).args(["--remove", &unknown]));
+    let (code, _, err) = run(Command::new(bin("yd-mkhome"))
+        .arg("--root")
+        .arg(&host.root)
+        .args(["--remove", &unknown]));
     assert_eq!(code, 100, "{err}");
-    let (code, _, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).arg("daemon"));
+    let (code, _, err) = run(Command::new(bin("yd-mkhome"))
+        .arg("--root")
+        .arg(&host.root)
+        .arg("daemon"));
     assert_eq!(code, 100, "a system name: {err}");
 }
 
@@ -316,12 +464,20 @@ fn bad_names_and_unknown_tenants_change_nothing() {
 fn setup_is_rerunnable_and_keeps_what_the_admin_changed() {
     let host = Host::new("tenantsetup");
     let run_file = host.root.join("template/services/run");
-    std::fs::write(&run_file, "#!/bin/sh\n# the admin's own\nexec yd-svscan .\n").unwrap();
-    let (code, out, err) = run(Command::new(bin("yd-mkhome")).arg("--root").arg(&host.root).arg("--setup"));
+    std::fs::write(
+        &run_file,
+        "#!/bin/sh\n# the admin's own\nexec yd-svscan .\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(Command::new(bin("yd-mkhome"))
+        .arg("--root")
+        .arg(&host.root)
+        .arg("--setup"));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("0 files installed"), "{out}");
     assert!(read(&run_file).contains("the admin's own"));
-    assert!(read(&host.root.join("init/yodawg.service")).contains(&format!("yd-svscan {}/tenants", host.root.display())));
+    assert!(read(&host.root.join("init/yodawg.service"))
+        .contains(&format!("yd-svscan {}/tenants", host.root.display())));
 }
 
 #[test]
@@ -333,7 +489,11 @@ fn the_demo_runs_a_tenant_with_the_examples_and_stops_cleanly() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.sh");
     let demo = |arg: Option<&str>| {
         let mut cmd = Command::new("sh");
-        cmd.arg(&script).args(arg).env("DEMO_DIR", sb.path("demo")).env("BIN", &bin_dir).env("DEMO_TENANT", &tenant);
+        cmd.arg(&script)
+            .args(arg)
+            .env("DEMO_DIR", sb.path("demo"))
+            .env("BIN", &bin_dir)
+            .env("DEMO_TENANT", &tenant);
         run(&mut cmd)
     };
     let (code, out, err) = demo(None);
@@ -361,9 +521,17 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     // A host service shipped with no marker at all, and one with no valid run.
     let hello = host.root.join("services/hello");
     std::fs::create_dir_all(&hello).unwrap();
-    std::fs::write(hello.join("run"), "#!/bin/sh\necho started >> ./data\nexec sleep 1000\n").unwrap();
+    std::fs::write(
+        hello.join("run"),
+        "#!/bin/sh\necho started >> ./data\nexec sleep 1000\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&hello, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(hello.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        hello.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::create_dir_all(host.root.join("services/broken")).unwrap();
     std::fs::write(host.root.join("services/broken/run"), "not executable\n").unwrap();
     let (a, b) = (host.name('s'), host.name('t'));
@@ -375,7 +543,9 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     let in_a = home_of(&a).join("services/hello");
     let in_b = home_of(&b).join("services/hello");
     for svc in [&in_a, &in_b] {
-        wait_for("hello supervised, down", 10 * S, || supervised(svc) && is_down(svc));
+        wait_for("hello supervised, down", 10 * S, || {
+            supervised(svc) && is_down(svc)
+        });
         assert!(svc.join("down").exists(), "down is the tenant's own marker");
     }
     assert!(!hello.join("down").exists(), "the host's copy is untouched");
@@ -397,29 +567,50 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     svc("-wD -T 20000 -d", &host.service(&a));
     svc("-u", &host.service(&a));
     host.wait_up(&a);
-    wait_for("hello up again by itself", 10 * S, || supervised(&in_a) && is_up(&in_a));
+    wait_for("hello up again by itself", 10 * S, || {
+        supervised(&in_a) && is_up(&in_a)
+    });
 
     // A host service added while tenants run starts nowhere.
     let later = host.root.join("services/later");
     std::fs::create_dir_all(&later).unwrap();
     std::fs::write(later.join("run"), "#!/bin/sh\nexec sleep 1001\n").unwrap();
-    std::fs::set_permissions(later.join("run"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        later.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     for t in [&a, &b] {
-        assert!(pids_named("sleep", uid_of(t).unwrap()).len() <= 1, "later did not start in {t}");
-        assert!(!supervised(&home_of(t).join("services/later")) || is_down(&home_of(t).join("services/later")));
+        assert!(
+            pids_named("sleep", uid_of(t).unwrap()).len() <= 1,
+            "later did not start in {t}"
+        );
+        assert!(
+            !supervised(&home_of(t).join("services/later"))
+                || is_down(&home_of(t).join("services/later"))
+        );
     }
 
     // a's override of a host file is a's alone; the host's file is untouched.
     let (code, _, err) = host.join(&a, "rm ~/services/hello/run && printf '#!/bin/sh\\nexec sleep 1002\\n' > ~/services/hello/run && chmod +x ~/services/hello/run && cat ~/services/hello/run");
     assert_eq!(code, 0, "{err}");
-    assert!(read(&in_b.join("run")).contains("sleep 1000") && read(&hello.join("run")).contains("sleep 1000"));
+    assert!(
+        read(&in_b.join("run")).contains("sleep 1000")
+            && read(&hello.join("run")).contains("sleep 1000")
+    );
 
     // Disable: the process is gone, the data kept. The broken one never stopped anything.
-    let (code, _, err) = host.join(&a, "yd-svc -wD -T 5000 -D ~/services/hello && cat ~/services/hello/data");
+    let (code, _, err) = host.join(
+        &a,
+        "yd-svc -wD -T 5000 -D ~/services/hello && cat ~/services/hello/data",
+    );
     assert_eq!(code, 0, "{err}");
     assert!(pids_named("sleep", uid_of(&a).unwrap()).is_empty());
     assert!(read(&in_a.join("data")).contains("started"), "data kept");
     assert!(!is_up(&home_of(&a).join("services/broken")));
-    assert!(supervised(&home_of(&a).join("services")), "the sub-scanner runs on");
+    assert!(
+        supervised(&home_of(&a).join("services")),
+        "the sub-scanner runs on"
+    );
 }

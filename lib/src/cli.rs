@@ -23,13 +23,22 @@ pub struct Fatal {
 
 impl Fatal {
     pub fn usage(message: impl Display) -> Self {
-        Fatal { code: EXIT_USAGE, message: message.to_string() }
+        Fatal {
+            code: EXIT_USAGE,
+            message: message.to_string(),
+        }
     }
     pub fn system(what: impl Display, why: impl Display) -> Self {
-        Fatal { code: EXIT_SYSTEM, message: format!("{what}: {why}") }
+        Fatal {
+            code: EXIT_SYSTEM,
+            message: format!("{what}: {why}"),
+        }
     }
     pub fn with_code(code: u8, message: impl Display) -> Self {
-        Fatal { code, message: message.to_string() }
+        Fatal {
+            code,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -54,7 +63,8 @@ pub fn parse_number(what: &str, text: &str) -> Result<u64, String> {
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{what}: not a number: {t:?}"));
     }
-    t.parse().map_err(|_| format!("{what}: number too large: {t}"))
+    t.parse()
+        .map_err(|_| format!("{what}: number too large: {t}"))
 }
 
 #[cfg(test)]

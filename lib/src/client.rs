@@ -68,7 +68,8 @@ pub fn send(service: &Path, letters: &[u8]) -> Result<(), ClientError> {
         Some(libc::ENXIO) | Some(libc::ENOENT) => ClientError::NotSupervised,
         _ => ClientError::Io(control.clone(), e),
     })?;
-    f.write_all(letters).map_err(|e| ClientError::Io(control, e))
+    f.write_all(letters)
+        .map_err(|e| ClientError::Io(control, e))
 }
 
 /// Is the `down` file there ("normally down")?

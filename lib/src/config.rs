@@ -41,7 +41,8 @@ impl Key {
         let ok = !b.is_empty()
             && b.len() <= MAX_KEY_LEN
             && b[0] != b'.'
-            && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
         if ok {
             Ok(Key(String::from_utf8(b.to_vec()).expect("ASCII")))
         } else {
@@ -75,7 +76,12 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { whole_file: false, chomp: true, clamp: Some(DEFAULT_CLAMP), nul_as: b'\n' }
+        ReadOptions {
+            whole_file: false,
+            chomp: true,
+            clamp: Some(DEFAULT_CLAMP),
+            nul_as: b'\n',
+        }
     }
 }
 
@@ -141,8 +147,15 @@ pub enum Symlinks {
 }
 
 fn read_file(path: &Path, clamp: Option<usize>, symlinks: Symlinks) -> io::Result<Vec<u8>> {
-    let flags = if symlinks == Symlinks::Refuse { libc::O_NOFOLLOW } else { 0 };
-    let f = OpenOptions::new().read(true).custom_flags(flags | libc::O_CLOEXEC).open(path)?;
+    let flags = if symlinks == Symlinks::Refuse {
+        libc::O_NOFOLLOW
+    } else {
+        0
+    };
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags | libc::O_CLOEXEC)
+        .open(path)?;
     let mut buf = Vec::new();
     match clamp {
         Some(n) => f.take(n as u64).read_to_end(&mut buf)?,
@@ -152,7 +165,11 @@ fn read_file(path: &Path, clamp: Option<usize>, symlinks: Symlinks) -> io::Resul
 }
 
 /// Every key of `dir` with its value, sorted by key.
-pub fn read_dir(dir: &Path, opts: ReadOptions, symlinks: Symlinks) -> Result<Vec<(Key, Value)>, ConfigError> {
+pub fn read_dir(
+    dir: &Path,
+    opts: ReadOptions,
+    symlinks: Symlinks,
+) -> Result<Vec<(Key, Value)>, ConfigError> {
     let io_err = |p: &Path, e| ConfigError::Io(p.to_path_buf(), e);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
@@ -186,14 +203,23 @@ impl Layers {
     /// `$HOME/config`), and the service's (`$YD_SERVICE_CONFIG`, else
     /// `./config` when the cwd is a service dir, one with a `run`).
     pub fn from_context() -> Layers {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let mut dirs = vec![var("YD_HOST_CONFIG").unwrap_or_else(|| PathBuf::from(DEFAULT_HOST_CONFIG))];
-        if let Some(tenant) = var("YD_TENANT_CONFIG").or_else(|| var("HOME").map(|h| h.join("config"))) {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let mut dirs =
+            vec![var("YD_HOST_CONFIG").unwrap_or_else(|| PathBuf::from(DEFAULT_HOST_CONFIG))];
+        if let Some(tenant) =
+            var("YD_TENANT_CONFIG").or_else(|| var("HOME").map(|h| h.join("config")))
+        {
             dirs.push(tenant);
         }
         let cwd_service = || {
             let cwd = std::env::current_dir().ok()?;
-            cwd.join(crate::names::RUN).is_file().then(|| cwd.join("config"))
+            cwd.join(crate::names::RUN)
+                .is_file()
+                .then(|| cwd.join("config"))
         };
         if let Some(service) = var("YD_SERVICE_CONFIG").or_else(cwd_service) {
             dirs.push(service);
@@ -237,7 +263,10 @@ impl Layers {
 /// cannot see NULs, knows to take its exact path.
 pub fn encode(value: &[u8]) -> Vec<u8> {
     let multi_line = value.contains(&b'\n');
-    let mut out: Vec<u8> = value.iter().map(|&b| if b == b'\n' { 0 } else { b }).collect();
+    let mut out: Vec<u8> = value
+        .iter()
+        .map(|&b| if b == b'\n' { 0 } else { b })
+        .collect();
     if multi_line {
         out.push(b'\t');
     }
@@ -288,7 +317,16 @@ mod tests {
         for good in ["a", "A_b.c-9", "log.max-size", &"k".repeat(128)] {
             assert!(Key::parse(OsStr::new(good)).is_ok(), "{good}");
         }
-        for bad in ["", ".hidden", "a b", "a=b", "a/b", "é", "..", &"k".repeat(129)] {
+        for bad in [
+            "",
+            ".hidden",
+            "a b",
+            "a=b",
+            "a/b",
+            "é",
+            "..",
+            &"k".repeat(129),
+        ] {
             assert!(Key::parse(OsStr::new(bad)).is_err(), "{bad:?}");
         }
     }
@@ -300,21 +338,53 @@ mod tests {
         assert_eq!(first_line(b"x \t \nsecond\n"), Value::Set(b"x".to_vec()));
         assert_eq!(first_line(b"a\0b  \t\n"), Value::Set(b"a\nb".to_vec()));
         assert_eq!(first_line(b"  lead"), Value::Set(b"  lead".to_vec()));
-        assert_eq!(first_line(b"cr\r\n"), Value::Set(b"cr\r".to_vec()), "only spaces and tabs are blanks");
-        let whole = ReadOptions { whole_file: true, ..Default::default() };
-        assert_eq!(decode(b"one \ntwo\n", whole), Value::Set(b"one \ntwo".to_vec()));
-        let keep = ReadOptions { whole_file: true, chomp: false, ..Default::default() };
+        assert_eq!(
+            first_line(b"cr\r\n"),
+            Value::Set(b"cr\r".to_vec()),
+            "only spaces and tabs are blanks"
+        );
+        let whole = ReadOptions {
+            whole_file: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            decode(b"one \ntwo\n", whole),
+            Value::Set(b"one \ntwo".to_vec())
+        );
+        let keep = ReadOptions {
+            whole_file: true,
+            chomp: false,
+            ..Default::default()
+        };
         assert_eq!(decode(b"one\n", keep), Value::Set(b"one\n".to_vec()));
-        let blanks = ReadOptions { chomp: false, ..Default::default() };
+        let blanks = ReadOptions {
+            chomp: false,
+            ..Default::default()
+        };
         assert_eq!(decode(b"x \t\n", blanks), Value::Set(b"x \t".to_vec()));
-        let nul = ReadOptions { nul_as: b'|', ..Default::default() };
+        let nul = ReadOptions {
+            nul_as: b'|',
+            ..Default::default()
+        };
         assert_eq!(decode(b"a\0b", nul), Value::Set(b"a|b".to_vec()));
     }
 
     #[test]
     fn encoding_round_trips_through_decoding() {
-        for v in [&b"plain"[..], b"", b"two\nlines", b"\nleading", b"trailing\n", b"  spaced in"] {
-            assert_eq!(first_line(&encode(v)), Value::Set(v.to_vec()), "{:?}", String::from_utf8_lossy(v));
+        for v in [
+            &b"plain"[..],
+            b"",
+            b"two\nlines",
+            b"\nleading",
+            b"trailing\n",
+            b"  spaced in",
+        ] {
+            assert_eq!(
+                first_line(&encode(v)),
+                Value::Set(v.to_vec()),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
         }
     }
 }

@@ -14,7 +14,8 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-pub const USAGE: &str = "usage: yd-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullis ] DIR... prog...";
+pub const USAGE: &str =
+    "usage: yd-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullis ] DIR... prog...";
 
 /// exec failed: prog not found / found but not runnable (as s6's exec does).
 pub const EXIT_NOT_FOUND: u8 = 127;
@@ -56,20 +57,31 @@ pub fn parse(args: &[OsString]) -> Result<Request, Fatal> {
                         &a[j + 1..]
                     } else {
                         i += 1;
-                        args.get(i).map(|v| v.as_bytes()).ok_or_else(|| Fatal::usage(USAGE))?
+                        args.get(i)
+                            .map(|v| v.as_bytes())
+                            .ok_or_else(|| Fatal::usage(USAGE))?
                     };
-                    opts.nul_as = *value.first().ok_or_else(|| Fatal::usage("-c needs a character"))?;
+                    opts.nul_as = *value
+                        .first()
+                        .ok_or_else(|| Fatal::usage("-c needs a character"))?;
                     j = a.len();
                     continue;
                 }
-                other => return Err(Fatal::usage(format!("unknown option -{}; {USAGE}", other as char))),
+                other => {
+                    return Err(Fatal::usage(format!(
+                        "unknown option -{}; {USAGE}",
+                        other as char
+                    )))
+                }
             }
             j += 1;
         }
         i += 1;
     }
     let rest = &args[i..];
-    let Some(first) = rest.first() else { return Err(Fatal::usage(USAGE)) };
+    let Some(first) = rest.first() else {
+        return Err(Fatal::usage(USAGE));
+    };
     let mut dirs = vec![PathBuf::from(first)];
     let mut k = 1;
     while k < rest.len() && std::path::Path::new(&rest[k]).is_dir() {
@@ -80,7 +92,12 @@ pub fn parse(args: &[OsString]) -> Result<Request, Fatal> {
     if prog.is_empty() {
         return Err(Fatal::usage(USAGE));
     }
-    Ok(Request { opts, loose, dirs, prog })
+    Ok(Request {
+        opts,
+        loose,
+        dirs,
+        prog,
+    })
 }
 
 /// Apply the DIRs and exec prog; returns only on failure.
@@ -105,7 +122,11 @@ pub fn run(req: Request) -> Fatal {
     }
     let err = cmd.exec();
     let prog = req.prog[0].to_string_lossy();
-    let code = if err.kind() == std::io::ErrorKind::NotFound { EXIT_NOT_FOUND } else { EXIT_CANNOT_RUN };
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_CANNOT_RUN
+    };
     let hint = if code == EXIT_NOT_FOUND && req.prog.len() > 1 {
         " (DIRs are the leading arguments that are directories; this one is not, so it was taken for prog)"
     } else {
@@ -124,7 +145,16 @@ mod tests {
 
     #[test]
     fn options_like_s6_envdir() {
-        let r = parse(&args(&["-Inf", "-L", "-c", "|", "/nonexistent", "prog", "-x"])).unwrap();
+        let r = parse(&args(&[
+            "-Inf",
+            "-L",
+            "-c",
+            "|",
+            "/nonexistent",
+            "prog",
+            "-x",
+        ]))
+        .unwrap();
         assert!(r.loose && r.opts.whole_file && !r.opts.chomp && r.opts.clamp.is_none());
         assert_eq!(r.opts.nul_as, b'|');
         assert_eq!(r.dirs, vec![PathBuf::from("/nonexistent")]);
@@ -141,7 +171,11 @@ mod tests {
     #[test]
     fn usage_errors() {
         for bad in [&[][..], &["dir"], &["-z", "dir", "p"], &["-c"]] {
-            assert_eq!(parse(&args(bad)).unwrap_err().code, crate::cli::EXIT_USAGE, "{bad:?}");
+            assert_eq!(
+                parse(&args(bad)).unwrap_err().code,
+                crate::cli::EXIT_USAGE,
+                "{bad:?}"
+            );
         }
     }
 }

@@ -61,11 +61,14 @@ struct LogDir {
 
 pub fn run(opts: Options) -> Result<u8, Fatal> {
     if opts.max_size < (STAMP_LEN + 2) as u64 {
-        return Err(Fatal::usage(format!("-s {}: too small for one line", opts.max_size)));
+        return Err(Fatal::usage(format!(
+            "-s {}: too small for one line",
+            opts.max_size
+        )));
     }
     let mut log = LogDir::open(&opts)?;
-    let mut signals =
-        sys::signal_fd(&[Signal::SIGTERM, Signal::SIGALRM]).map_err(|e| Fatal::system("signalfd", e))?;
+    let mut signals = sys::signal_fd(&[Signal::SIGTERM, Signal::SIGALRM])
+        .map_err(|e| Fatal::system("signalfd", e))?;
     let stdin = io::stdin();
     let mut lines = LineSplitter::default();
     let mut buf = vec![0u8; READ_SIZE];
@@ -76,7 +79,10 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
         if stopping && lines.pending.is_empty() {
             break;
         }
-        let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN), PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [
+            PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+        ];
         sys::poll(&mut fds, None).map_err(|e| Fatal::system("poll", e))?;
         let [input_ready, signal_ready] = fds.map(|fd| fd.revents().is_some_and(|r| !r.is_empty()));
         if signal_ready {
@@ -90,7 +96,8 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
         if !input_ready {
             continue;
         }
-        let n = read_stdin(stdin.as_fd(), &mut buf).map_err(|e| Fatal::system("reading stdin", e))?;
+        let n =
+            read_stdin(stdin.as_fd(), &mut buf).map_err(|e| Fatal::system("reading stdin", e))?;
         let stamp = Tai64n::now().to_label();
         if n == 0 {
             // EOF: a last line without its newline still gets written.
@@ -166,9 +173,22 @@ impl LogDir {
         let lock_path = dir.join(names::LOG_LOCK);
         let lock = sys::take_lock(&lock_path)
             .map_err(|e| Fatal::system(lock_path.display(), e))?
-            .ok_or_else(|| Fatal::with_code(EXIT_USAGE, format!("{label}: another yd-log is writing there")))?;
-        let (current, size) = open_current(&dir).map_err(|e| Fatal::system(format!("{label}/current"), e))?;
-        Ok(LogDir { dir, current, size, max_size: opts.max_size, keep: opts.keep, _lock: lock })
+            .ok_or_else(|| {
+                Fatal::with_code(
+                    EXIT_USAGE,
+                    format!("{label}: another yd-log is writing there"),
+                )
+            })?;
+        let (current, size) =
+            open_current(&dir).map_err(|e| Fatal::system(format!("{label}/current"), e))?;
+        Ok(LogDir {
+            dir,
+            current,
+            size,
+            max_size: opts.max_size,
+            keep: opts.keep,
+            _lock: lock,
+        })
     }
 
     /// Queue one stamped line in `out`, rotating first if it would not fit.
@@ -195,7 +215,10 @@ impl LogDir {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     if !warned {
-                        warn(PROG, format!("{}/current: {e}; retrying every second", self.dir.display()));
+                        warn(
+                            PROG,
+                            format!("{}/current: {e}; retrying every second", self.dir.display()),
+                        );
                         warned = true;
                     }
                     std::thread::sleep(RETRY_DELAY);
@@ -210,7 +233,13 @@ impl LogDir {
         let mut warned = false;
         while let Err(e) = self.rotate() {
             if !warned {
-                warn(PROG, format!("{}: rotating: {e}; retrying every second", self.dir.display()));
+                warn(
+                    PROG,
+                    format!(
+                        "{}: rotating: {e}; retrying every second",
+                        self.dir.display()
+                    ),
+                );
                 warned = true;
             }
             std::thread::sleep(RETRY_DELAY);
@@ -222,7 +251,10 @@ impl LogDir {
             return Ok(());
         }
         self.current.sync_all()?;
-        let name = format!("{}.s", std::str::from_utf8(&Tai64n::now().to_label()).unwrap());
+        let name = format!(
+            "{}.s",
+            std::str::from_utf8(&Tai64n::now().to_label()).unwrap()
+        );
         std::fs::rename(self.dir.join(names::LOG_CURRENT), self.dir.join(&name))?;
         let (current, size) = open_current(&self.dir)?;
         self.current = current;
@@ -254,7 +286,12 @@ impl LogDir {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().append(true).create(true).mode(0o644).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
 }
 
 fn open_current(dir: &Path) -> io::Result<(File, u64)> {

@@ -86,7 +86,8 @@ struct Scanner {
 }
 
 pub fn run(opts: Options) -> Result<u8, Fatal> {
-    sys::cloexec_inherited_fds().map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
+    sys::cloexec_inherited_fds()
+        .map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
     // Orphans below us come to us, not to an init that may not reap them
     // (a tenant's PID 1 whose parent was killed, a service's daemon child).
     sys::creds::become_subreaper().map_err(|e| Fatal::system("becoming a subreaper", e))?;
@@ -98,24 +99,46 @@ pub fn run(opts: Options) -> Result<u8, Fatal> {
     // Work from inside the scan dir (as s6-svscan does), so renaming it is harmless.
     std::env::set_current_dir(&opts.dir).map_err(|e| Fatal::system(format!("chdir {label}"), e))?;
     let dir = Path::new(".");
-    let signals = sys::signal_fd(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGALRM])
-        .map_err(|e| Fatal::system("signalfd", e))?;
+    let signals = sys::signal_fd(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGALRM,
+    ])
+    .map_err(|e| Fatal::system("signalfd", e))?;
     let control = open_control(dir, &label)?;
     if opts.down_by_default {
         let seen = dir.join(names::SVSCAN_DIR).join(SEEN);
         if control.is_none() {
-            return Err(Fatal::usage(format!("{label}: -d needs a writable scan dir, to remember what it marked down")));
+            return Err(Fatal::usage(format!(
+                "{label}: -d needs a writable scan dir, to remember what it marked down"
+            )));
         }
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&seen).map_err(|e| Fatal::system(seen.display(), e))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&seen)
+            .map_err(|e| Fatal::system(seen.display(), e))?;
     }
     let inotify = match watch_scan_dir(dir) {
         Ok(i) => Some(i),
         Err(e) => {
-            warn(PROG, format!("inotify unavailable ({e}): rescanning every {} s", FALLBACK_RESCAN.as_secs()));
+            warn(
+                PROG,
+                format!(
+                    "inotify unavailable ({e}): rescanning every {} s",
+                    FALLBACK_RESCAN.as_secs()
+                ),
+            );
             None
         }
     };
-    let rescan_every = if inotify.is_some() { opts.rescan_every } else { Some(opts.rescan_every.unwrap_or(FALLBACK_RESCAN)) };
+    let rescan_every = if inotify.is_some() {
+        opts.rescan_every
+    } else {
+        Some(opts.rescan_every.unwrap_or(FALLBACK_RESCAN))
+    };
     let mut scanner = Scanner {
         label,
         supervise_program: supervise_program(),
@@ -161,20 +184,33 @@ fn open_control(dir: &Path, label: &str) -> Result<Option<Control>, Fatal> {
     let state = dir.join(names::SVSCAN_DIR);
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&state) {
         if !(e.kind() == std::io::ErrorKind::AlreadyExists && state.is_dir()) {
-            warn(PROG, format!("{label}/{}: {e}; no control FIFO", names::SVSCAN_DIR));
+            warn(
+                PROG,
+                format!("{label}/{}: {e}; no control FIFO", names::SVSCAN_DIR),
+            );
             return Ok(None);
         }
     }
-    let sys_err = |p: &Path, e: std::io::Error| Fatal::system(format!("{label}: {}", p.display()), e);
+    let sys_err =
+        |p: &Path, e: std::io::Error| Fatal::system(format!("{label}: {}", p.display()), e);
     let lock_path = state.join(names::LOCK);
     let lock = sys::take_lock(&lock_path)
         .map_err(|e| sys_err(&lock_path, e))?
-        .ok_or_else(|| Fatal::with_code(EXIT_USAGE, format!("{label}: already scanned by another yd-svscan")))?;
+        .ok_or_else(|| {
+            Fatal::with_code(
+                EXIT_USAGE,
+                format!("{label}: already scanned by another yd-svscan"),
+            )
+        })?;
     let fifo_path = state.join(names::CONTROL);
     sys::ensure_fifo(&fifo_path).map_err(|e| sys_err(&fifo_path, e))?;
     let fifo = sys::open_fifo_reader(&fifo_path).map_err(|e| sys_err(&fifo_path, e))?;
     let writer = sys::open_fifo_writer(&fifo_path).map_err(|e| sys_err(&fifo_path, e))?;
-    Ok(Some(Control { fifo, _writer: writer, _lock: lock }))
+    Ok(Some(Control {
+        fifo,
+        _writer: writer,
+        _lock: lock,
+    }))
 }
 
 /// Is `path` a dir holding an executable `run`, ready for a supervisor?
@@ -228,8 +264,13 @@ impl Scanner {
             fds.len() - 1
         });
         sys::poll(&mut fds, timeout).map_err(|e| Fatal::system("poll", e))?;
-        let ready = |i: Option<usize>| i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
-        Ok(Events { signals: ready(Some(0)), control: ready(control), inotify: ready(inotify) })
+        let ready =
+            |i: Option<usize>| i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
+        Ok(Events {
+            signals: ready(Some(0)),
+            control: ready(control),
+            inotify: ready(inotify),
+        })
     }
 
     /// Returns whether a rescan was asked for.
@@ -246,7 +287,9 @@ impl Scanner {
     }
 
     fn on_control(&mut self) -> bool {
-        let Some(control) = &self.control else { return false };
+        let Some(control) = &self.control else {
+            return false;
+        };
         let mut buf = [0u8; 64];
         let mut rescan = false;
         let mut terminate = false;
@@ -270,7 +313,9 @@ impl Scanner {
     }
 
     fn drain_inotify(&mut self) -> bool {
-        let Some(inotify) = &self.inotify else { return false };
+        let Some(inotify) = &self.inotify else {
+            return false;
+        };
         let mut any = false;
         while let Ok(events) = inotify.read_events() {
             if events.is_empty() {
@@ -310,12 +355,15 @@ impl Scanner {
             }
             let path = Path::new(&name);
             // Follows symlinks: a link to a service dir is a service.
-            let Ok(meta) = std::fs::metadata(path) else { continue };
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
             if !meta.is_dir() {
                 continue;
             }
             let id = (meta.dev(), meta.ino());
-            let startable = self.services.contains_key(&id) || is_runnable(path) && self.marked_down_if_new(&name);
+            let startable = self.services.contains_key(&id)
+                || is_runnable(path) && self.marked_down_if_new(&name);
             if !startable {
                 still_waiting.push(name);
                 continue;
@@ -335,7 +383,13 @@ impl Scanner {
         self.services.retain(|_, s| !(s.removed && s.pid.is_none()));
         for (id, name) in present {
             if !self.services.contains_key(&id) {
-                let mut svc = Service { name, pid: None, started: Instant::now(), restart_at: None, removed: false };
+                let mut svc = Service {
+                    name,
+                    pid: None,
+                    started: Instant::now(),
+                    restart_at: None,
+                    removed: false,
+                };
                 self.start(&mut svc);
                 self.services.insert(id, svc);
             }
@@ -353,7 +407,8 @@ impl Scanner {
         if seen.exists() {
             return true;
         }
-        let marked = crate::servicedir::create_down_file(Path::new(name)).and_then(|_| std::fs::File::create(&seen).map(drop));
+        let marked = crate::servicedir::create_down_file(Path::new(name))
+            .and_then(|_| std::fs::File::create(&seen).map(drop));
         match marked {
             Ok(()) => {
                 self.unmarkable.remove(name);
@@ -361,7 +416,10 @@ impl Scanner {
             }
             Err(e) => {
                 if self.unmarkable.insert(name.to_owned()) {
-                    warn(PROG, format!("{}: cannot mark it down ({e}); not started", display(name)));
+                    warn(
+                        PROG,
+                        format!("{}: cannot mark it down ({e}); not started", display(name)),
+                    );
                 }
                 false
             }
@@ -392,7 +450,10 @@ impl Scanner {
                 Ok(wd) => {
                     self.waiting.insert(name, wd);
                 }
-                Err(e) => warn(PROG, format!("{}: watching for run: {e}", Path::new(&name).display())),
+                Err(e) => warn(
+                    PROG,
+                    format!("{}: watching for run: {e}", Path::new(&name).display()),
+                ),
             }
         }
     }
@@ -414,7 +475,14 @@ impl Scanner {
         match spawned {
             Ok(pid) => svc.pid = Some(pid),
             Err(e) => {
-                warn(PROG, format!("unable to start {} for {}: {e}", self.supervise_program.display(), display(&svc.name)));
+                warn(
+                    PROG,
+                    format!(
+                        "unable to start {} for {}: {e}",
+                        self.supervise_program.display(),
+                        display(&svc.name)
+                    ),
+                );
                 svc.restart_at = Some(svc.started + MIN_RESTART_INTERVAL);
             }
         }
@@ -423,7 +491,10 @@ impl Scanner {
     /// Reap every child: our supervisors, and, as PID 1, anyone's orphans.
     fn reap(&mut self) {
         while let Some((pid, how)) = sys::reap_any() {
-            let Some((&id, svc)) = self.services.iter_mut().find(|(_, s)| s.pid == Some(pid)) else { continue };
+            let Some((&id, svc)) = self.services.iter_mut().find(|(_, s)| s.pid == Some(pid))
+            else {
+                continue;
+            };
             svc.pid = None;
             if svc.removed || self.terminating {
                 if svc.removed {
@@ -436,7 +507,9 @@ impl Scanner {
     }
 
     fn after_supervisor_death(&mut self, id: DirId, how: ExitStatus) {
-        let Some(svc) = self.services.get_mut(&id) else { return };
+        let Some(svc) = self.services.get_mut(&id) else {
+            return;
+        };
         if how.code() == Some(i32::from(EXIT_USAGE)) {
             // The dir is unusable (its message is already on stderr): try it
             // again when it changes, not on a timer.
@@ -461,8 +534,12 @@ impl Scanner {
         if self.terminating {
             return;
         }
-        let due: Vec<DirId> =
-            self.services.iter().filter(|(_, s)| s.restart_at.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
+        let due: Vec<DirId> = self
+            .services
+            .iter()
+            .filter(|(_, s)| s.restart_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
         for id in due {
             let mut s = self.services.remove(&id).unwrap();
             self.start(&mut s);

@@ -23,7 +23,11 @@ pub const DEFAULT_TIMEOUT_FINISH: Duration = Duration::from_millis(5000);
 pub fn check(dir: &Path) -> Result<(), Fatal> {
     check_runnable(dir)?;
     if nix::unistd::geteuid().is_root() {
-        for path in [dir.to_path_buf(), dir.join(names::RUN), dir.join(names::FINISH)] {
+        for path in [
+            dir.to_path_buf(),
+            dir.join(names::RUN),
+            dir.join(names::FINISH),
+        ] {
             check_root_only(&path)?;
         }
     }
@@ -40,8 +44,13 @@ fn check_root_only(path: &Path) -> Result<(), Fatal> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(bad_input(path, e)),
     };
-    let meta = if meta.file_type().is_symlink() { std::fs::metadata(path).map_err(|e| bad_input(path, e))? } else { meta };
-    let writable_by_others = meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && meta.gid() != 0);
+    let meta = if meta.file_type().is_symlink() {
+        std::fs::metadata(path).map_err(|e| bad_input(path, e))?
+    } else {
+        meta
+    };
+    let writable_by_others =
+        meta.mode() & 0o002 != 0 || (meta.mode() & 0o020 != 0 && meta.gid() != 0);
     if meta.uid() != 0 || writable_by_others {
         return Err(Fatal::usage(format!(
             "{}: owned by uid {} mode {:o}: root will not supervise what another user can change",
@@ -62,7 +71,10 @@ fn check_runnable(dir: &Path) -> Result<(), Fatal> {
     let run = dir.join(names::RUN);
     let meta = std::fs::metadata(&run).map_err(|e| bad_input(&run, e))?;
     if !meta.is_file() {
-        return Err(Fatal::usage(format!("{}: not a regular file", run.display())));
+        return Err(Fatal::usage(format!(
+            "{}: not a regular file",
+            run.display()
+        )));
     }
     access(&run, AccessFlags::X_OK)
         .map_err(|_| Fatal::usage(format!("{}: not executable", run.display())))
@@ -129,17 +141,21 @@ impl Settings {
         let signal = file(names::DOWN_SIGNAL);
         let new_session = !dir.join(names::NOSETSID).exists();
 
-        let notification_fd = notification.and_then(|t| match parse_number(names::NOTIFICATION_FD, &t) {
-            Ok(n) if (3..=1024).contains(&n) => Some(n as RawFd),
-            Ok(n) => {
-                warnings.push(format!("{}: fd {n} is not from 3 to 1024; readiness ignored", names::NOTIFICATION_FD));
-                None
-            }
-            Err(e) => {
-                warnings.push(e);
-                None
-            }
-        });
+        let notification_fd =
+            notification.and_then(|t| match parse_number(names::NOTIFICATION_FD, &t) {
+                Ok(n) if (3..=1024).contains(&n) => Some(n as RawFd),
+                Ok(n) => {
+                    warnings.push(format!(
+                        "{}: fd {n} is not from 3 to 1024; readiness ignored",
+                        names::NOTIFICATION_FD
+                    ));
+                    None
+                }
+                Err(e) => {
+                    warnings.push(e);
+                    None
+                }
+            });
         let timeout_finish = match timeout.map(|t| parse_number(names::TIMEOUT_FINISH, &t)) {
             None => Some(DEFAULT_TIMEOUT_FINISH),
             Some(Ok(0)) => None,
@@ -157,7 +173,15 @@ impl Settings {
                 Signal::SIGTERM
             }
         };
-        (Settings { notification_fd, timeout_finish, down_signal, new_session }, warnings)
+        (
+            Settings {
+                notification_fd,
+                timeout_finish,
+                down_signal,
+                new_session,
+            },
+            warnings,
+        )
     }
 }
 
@@ -168,7 +192,11 @@ pub fn parse_signal(text: &str) -> Result<Signal, String> {
         return Signal::try_from(n).map_err(|_| format!("no signal number {n}"));
     }
     let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     Signal::from_str(&name).map_err(|_| format!("unknown signal {t:?}"))
 }
 
@@ -240,7 +268,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(d.join("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
         assert!(check(&d).is_ok());
-        assert_eq!(check(&d.join("nope")).unwrap_err().code, crate::cli::EXIT_USAGE);
+        assert_eq!(
+            check(&d.join("nope")).unwrap_err().code,
+            crate::cli::EXIT_USAGE
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 }

@@ -193,7 +193,9 @@ impl Status {
         s.ready = (!ready.is_zero()).then_some(ready);
         let flags = b[36];
         if flags & FLAG_LAST_EXIT != 0 {
-            s.last_exit = Some(ExitStatus(i32::from_be_bytes(b[32..36].try_into().unwrap())));
+            s.last_exit = Some(ExitStatus(i32::from_be_bytes(
+                b[32..36].try_into().unwrap(),
+            )));
         }
         s.throttled = flags & FLAG_THROTTLED != 0;
         if flags & FLAG_WANT_EXIT != 0 {

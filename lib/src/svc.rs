@@ -52,7 +52,12 @@ pub struct Request {
 
 /// Parse yd-svc's command line (getopt style: `-dx`, `-wU`, `-w U`, `-T 500`).
 pub fn parse(args: &[OsString]) -> Result<Request, Fatal> {
-    let mut req = Request { letters: Vec::new(), wait: None, timeout: None, dirs: Vec::new() };
+    let mut req = Request {
+        letters: Vec::new(),
+        wait: None,
+        timeout: None,
+        dirs: Vec::new(),
+    };
     let mut i = 0;
     while i < args.len() {
         let arg = args[i].to_string_lossy();
@@ -76,7 +81,9 @@ pub fn parse(args: &[OsString]) -> Result<Request, Fatal> {
                     v
                 } else {
                     i += 1;
-                    args.get(i).map(|a| a.to_string_lossy().into_owned()).ok_or_else(|| Fatal::usage(USAGE))?
+                    args.get(i)
+                        .map(|a| a.to_string_lossy().into_owned())
+                        .ok_or_else(|| Fatal::usage(USAGE))?
                 };
                 if f == b'w' {
                     req.wait = Some(parse_wait(&value)?);
@@ -87,7 +94,10 @@ pub fn parse(args: &[OsString]) -> Result<Request, Fatal> {
             } else if LETTERS.contains(&f) {
                 req.letters.push(f);
             } else {
-                return Err(Fatal::usage(format!("unknown option -{}; {USAGE}", f as char)));
+                return Err(Fatal::usage(format!(
+                    "unknown option -{}; {USAGE}",
+                    f as char
+                )));
             }
         }
         i += 1;
@@ -107,7 +117,11 @@ fn parse_wait(value: &str) -> Result<WaitFor, Fatal> {
         "D" => WaitFor::Finished,
         "r" => WaitFor::Restarted,
         "R" => WaitFor::RestartedReady,
-        _ => return Err(Fatal::usage(format!("-w takes one of u U d D r R, not {value:?}"))),
+        _ => {
+            return Err(Fatal::usage(format!(
+                "-w takes one of u U d D r R, not {value:?}"
+            )))
+        }
     })
 }
 
@@ -132,7 +146,10 @@ impl WaitFor {
 /// error's (as s6-svc does).
 pub fn run(req: &Request, warn: &mut dyn FnMut(String)) -> Result<u8, Fatal> {
     let inotify = match req.wait {
-        Some(_) => Some(Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).map_err(|e| Fatal::system("inotify", e))?),
+        Some(_) => Some(
+            Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+                .map_err(|e| Fatal::system("inotify", e))?,
+        ),
         None => None,
     };
     let mut code = 0;
@@ -156,7 +173,9 @@ pub fn run(req: &Request, warn: &mut dyn FnMut(String)) -> Result<u8, Fatal> {
         }
         waiting.push((dir, before));
     }
-    let (Some(wait), Some(inotify)) = (req.wait, inotify) else { return Ok(code) };
+    let (Some(wait), Some(inotify)) = (req.wait, inotify) else {
+        return Ok(code);
+    };
     let deadline = req.timeout.map(|t| Instant::now() + t);
     loop {
         waiting.retain(|(dir, before)| match client::read_status(dir) {
@@ -189,10 +208,15 @@ fn prepare(dir: &std::path::Path, inotify: Option<&Inotify>) -> Result<Tai64n, C
     if let Some(inotify) = inotify {
         let sup = client::supervise_dir(dir);
         inotify
-            .add_watch(&sup, AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE)
+            .add_watch(
+                &sup,
+                AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE,
+            )
             .map_err(|e| ClientError::Io(sup, e.into()))?;
     }
-    Ok(client::read_status(dir).map(|s| s.stamp).unwrap_or(Tai64n::ZERO))
+    Ok(client::read_status(dir)
+        .map(|s| s.stamp)
+        .unwrap_or(Tai64n::ZERO))
 }
 
 fn error_code(e: &ClientError) -> u8 {
@@ -222,14 +246,21 @@ mod tests {
         assert_eq!(r.wait, Some(WaitFor::Finished));
         assert_eq!(r.timeout, None);
         let r = parse(&args("-twR -- -odd-name")).unwrap();
-        assert_eq!((r.letters.as_slice(), r.wait), (&b"t"[..], Some(WaitFor::RestartedReady)));
+        assert_eq!(
+            (r.letters.as_slice(), r.wait),
+            (&b"t"[..], Some(WaitFor::RestartedReady))
+        );
         assert_eq!(r.dirs, vec![PathBuf::from("-odd-name")]);
     }
 
     #[test]
     fn refuses_bad_usage() {
         for bad in ["", "-u", "-z svc", "-wq svc", "-T soon svc", "-w"] {
-            assert_eq!(parse(&args(bad)).unwrap_err().code, crate::cli::EXIT_USAGE, "{bad:?}");
+            assert_eq!(
+                parse(&args(bad)).unwrap_err().code,
+                crate::cli::EXIT_USAGE,
+                "{bad:?}"
+            );
         }
     }
 }

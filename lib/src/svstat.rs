@@ -40,7 +40,11 @@ pub fn describe(label: &str, st: &Status, normally_down: bool, now: Tai64n) -> S
             None => s.push_str(", not ready"),
         }
     }
-    s.push_str(if normally_down { ", normally down" } else { ", normally up" });
+    s.push_str(if normally_down {
+        ", normally down"
+    } else {
+        ", normally up"
+    });
     s.push_str(&st.notes());
     if st.throttled {
         s.push_str(", restart throttled");
@@ -80,7 +84,10 @@ mod tests {
         st.pid = 42;
         st.stamp = at(100);
         st.ready = Some(at(101));
-        assert_eq!(describe("svc", &st, false, at(175)), "svc: up (pid 42) 75 seconds, ready 74 seconds, normally up");
+        assert_eq!(
+            describe("svc", &st, false, at(175)),
+            "svc: up (pid 42) 75 seconds, ready 74 seconds, normally up"
+        );
     }
 
     #[test]

@@ -24,7 +24,10 @@ impl Tai64n {
 
     pub fn from_system(t: SystemTime) -> Self {
         let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        Tai64n { secs: LABEL_OFFSET + since.as_secs(), nanos: since.subsec_nanos() }
+        Tai64n {
+            secs: LABEL_OFFSET + since.as_secs(),
+            nanos: since.subsec_nanos(),
+        }
     }
 
     pub fn is_zero(&self) -> bool {

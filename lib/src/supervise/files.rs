@@ -30,7 +30,8 @@ impl SuperviseDir {
     /// Become the supervisor of `service_dir` (named `label` in messages).
     pub fn acquire(service_dir: &Path, label: &str) -> Result<SuperviseDir, Fatal> {
         let dir = service_dir.join(names::SUPERVISE);
-        let fail = |what: &Path, e: io::Error| Fatal::system(format!("{label}: {}", what.display()), e);
+        let fail =
+            |what: &Path, e: io::Error| Fatal::system(format!("{label}: {}", what.display()), e);
         // `supervise` may be a symlink to a writable place (runit allows it).
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
@@ -58,14 +59,22 @@ impl SuperviseDir {
             sys::ensure_fifo(fifo).map_err(|e| fail(fifo, e))?;
         }
         let control = sys::open_fifo_reader(&control_path).map_err(|e| fail(&control_path, e))?;
-        let control_writer = sys::open_fifo_writer(&control_path).map_err(|e| fail(&control_path, e))?;
-        Ok(SuperviseDir { dir, control, _control_writer: control_writer, ok: None, _lock: lock })
+        let control_writer =
+            sys::open_fifo_writer(&control_path).map_err(|e| fail(&control_path, e))?;
+        Ok(SuperviseDir {
+            dir,
+            control,
+            _control_writer: control_writer,
+            ok: None,
+            _lock: lock,
+        })
     }
 
     /// Hold `ok` open for reading: clients' probes succeed from now on.
     pub fn announce(&mut self, label: &str) -> Result<(), Fatal> {
         let ok_path = self.dir.join(names::OK);
-        let ok = sys::open_fifo_reader(&ok_path).map_err(|e| Fatal::system(format!("{label}: {}", ok_path.display()), e))?;
+        let ok = sys::open_fifo_reader(&ok_path)
+            .map_err(|e| Fatal::system(format!("{label}: {}", ok_path.display()), e))?;
         self.ok = Some(ok);
         Ok(())
     }
@@ -90,7 +99,11 @@ impl SuperviseDir {
     /// Write every status file. `yd-status` goes last: `yd-svc -w…` wakes on
     /// it, and by then runit's files already agree with it.
     pub fn publish(&self, st: &Status) -> io::Result<()> {
-        let pid = if st.pid != 0 { format!("{}\n", st.pid) } else { String::new() };
+        let pid = if st.pid != 0 {
+            format!("{}\n", st.pid)
+        } else {
+            String::new()
+        };
         statefile::replace(&self.dir, names::PID, pid.as_bytes())?;
         statefile::replace(&self.dir, names::STAT, st.stat_text().as_bytes())?;
         statefile::replace(&self.dir, names::STATUS, &st.runit_record())?;

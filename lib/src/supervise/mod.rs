@@ -40,7 +40,8 @@ struct Supervisor {
 
 /// Supervise `dir` until told to exit; returns the exit code.
 pub fn run(dir: &Path) -> Result<u8, Fatal> {
-    sys::cloexec_inherited_fds().map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
+    sys::cloexec_inherited_fds()
+        .map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
     servicedir::check(dir)?;
     let log_dir = dir.join(names::LOG);
     let with_log = servicedir::has_log(dir);
@@ -54,15 +55,26 @@ pub fn run(dir: &Path) -> Result<u8, Fatal> {
     let here = Path::new(".");
     let log_here = Path::new(names::LOG);
     // Block the signals before any child exists, so no death goes unseen.
-    let signals = sys::signal_fd(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP])
-        .map_err(|e| Fatal::system("signalfd", e))?;
+    let signals = sys::signal_fd(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ])
+    .map_err(|e| Fatal::system("signalfd", e))?;
     let main_files = SuperviseDir::acquire(here, &label)?;
     let log = if with_log {
         let log_label = log_dir.display().to_string();
         let files = SuperviseDir::acquire(log_here, &log_label)?;
         let (read, write) = sys::pipe().map_err(|e| Fatal::system("pipe", e))?;
         let slot = Slot::new(log_label, log_here.to_path_buf(), files, true);
-        Some((slot, LogPipe { read, write: Some(write) }))
+        Some((
+            slot,
+            LogPipe {
+                read,
+                write: Some(write),
+            },
+        ))
     } else {
         None
     };
@@ -72,12 +84,18 @@ pub fn run(dir: &Path) -> Result<u8, Fatal> {
 
 /// What the main service's children get: the pipe's write end as stdout.
 fn main_stdio(log: &Option<(Slot, LogPipe)>) -> Stdio<'_> {
-    Stdio { stdin: None, stdout: log.as_ref().and_then(|(_, p)| p.write.as_ref()) }
+    Stdio {
+        stdin: None,
+        stdout: log.as_ref().and_then(|(_, p)| p.write.as_ref()),
+    }
 }
 
 /// What the logger's children get: the pipe's read end as stdin.
 fn log_stdio(pipe: &LogPipe) -> Stdio<'_> {
-    Stdio { stdin: Some(&pipe.read), stdout: None }
+    Stdio {
+        stdin: Some(&pipe.read),
+        stdout: None,
+    }
 }
 
 impl Supervisor {
@@ -140,13 +158,19 @@ impl Supervisor {
 
     fn wait(&self) -> Result<Ready, Fatal> {
         let now = Instant::now();
-        let deadline = [self.main.deadline(), self.log.as_ref().and_then(|(s, _)| s.deadline())]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            self.main.deadline(),
+            self.log.as_ref().and_then(|(s, _)| s.deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let timeout = deadline.map(|d| d.saturating_duration_since(now));
         let input = PollFlags::POLLIN;
-        let mut fds = vec![PollFd::new(self.signals.as_fd(), input), PollFd::new(self.main.control_fd(), input)];
+        let mut fds = vec![
+            PollFd::new(self.signals.as_fd(), input),
+            PollFd::new(self.main.control_fd(), input),
+        ];
         let main_notify = self.main.notify_fd().map(|fd| {
             fds.push(PollFd::new(fd, input));
             fds.len() - 1
@@ -164,9 +188,8 @@ impl Supervisor {
             None => (None, None),
         };
         sys::poll(&mut fds, timeout).map_err(|e| Fatal::system("poll", e))?;
-        let is_ready = |i: Option<usize>| {
-            i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()))
-        };
+        let is_ready =
+            |i: Option<usize>| i.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
         Ok(Ready {
             signals: is_ready(Some(0)),
             main_control: is_ready(Some(1)),
@@ -177,12 +200,15 @@ impl Supervisor {
     }
 
     fn on_signals(&mut self) -> Result<(), Fatal> {
-        let signals = sys::read_signals(&mut self.signals).map_err(|e| Fatal::system("signalfd", e))?;
+        let signals =
+            sys::read_signals(&mut self.signals).map_err(|e| Fatal::system("signalfd", e))?;
         for sig in signals {
             match sig {
                 Signal::SIGCHLD => self.reap(),
                 // As runsv and s6-supervise: take the service down, then exit.
-                _ => self.main.apply(crate::control::Command::Exit, &main_stdio(&self.log)),
+                _ => self
+                    .main
+                    .apply(crate::control::Command::Exit, &main_stdio(&self.log)),
             }
         }
         Ok(())

@@ -64,7 +64,11 @@ pub(super) struct Slot {
 
 impl Slot {
     pub fn new(label: String, dir: PathBuf, files: SuperviseDir, is_log: bool) -> Slot {
-        let want = if servicedir::has_down_file(&dir) { Want::Down } else { Want::Up };
+        let want = if servicedir::has_down_file(&dir) {
+            Want::Down
+        } else {
+            Want::Up
+        };
         let slot = Slot {
             label,
             dir,
@@ -131,7 +135,10 @@ impl Slot {
                     match Command::from_byte(b) {
                         Some(cmd) => self.apply(cmd, io),
                         None if b.is_ascii_whitespace() => {}
-                        None => warn(PROG, format!("{}: unknown command {:?}", self.label, b as char)),
+                        None => warn(
+                            PROG,
+                            format!("{}: unknown command {:?}", self.label, b as char),
+                        ),
                     }
                 }
             }
@@ -276,7 +283,10 @@ impl Slot {
         if self.finish_deadline.is_some_and(|d| d <= now) {
             self.finish_deadline = None;
             if let Some(pid) = self.pid() {
-                warn(PROG, format!("{}: finish ran out of time, killing it", self.label));
+                warn(
+                    PROG,
+                    format!("{}: finish ran out of time, killing it", self.label),
+                );
                 sys::kill(pid, Signal::SIGKILL);
             }
         }
@@ -324,7 +334,12 @@ impl Slot {
         for w in warnings {
             warn(PROG, format!("{}: {w}", self.label));
         }
-        let Settings { notification_fd, timeout_finish, down_signal, new_session } = settings;
+        let Settings {
+            notification_fd,
+            timeout_finish,
+            down_signal,
+            new_session,
+        } = settings;
         self.down_signal = down_signal;
         self.timeout_finish = timeout_finish;
         let readiness = match notification_fd {
@@ -352,7 +367,8 @@ impl Slot {
                 self.status.state = RunState::Run;
                 self.status.pid = pid;
                 self.status.ready = notify_read.is_none().then_some(self.status.stamp);
-                self.notify = notify_read.and_then(|fd| sys::set_nonblocking(fd.as_raw_fd()).ok().map(|_| fd));
+                self.notify = notify_read
+                    .and_then(|fd| sys::set_nonblocking(fd.as_raw_fd()).ok().map(|_| fd));
                 self.publish();
             }
             Err(e) => {
@@ -426,8 +442,17 @@ impl Slot {
         } else {
             if !self.crash_loop_reported {
                 self.crash_loop_reported = true;
-                let how = self.status.last_exit.map_or("ended".into(), crate::svstat::describe_exit);
-                warn(PROG, format!("{}: run died young ({how}); restarting it at most once a second", self.label));
+                let how = self
+                    .status
+                    .last_exit
+                    .map_or("ended".into(), crate::svstat::describe_exit);
+                warn(
+                    PROG,
+                    format!(
+                        "{}: run died young ({how}); restarting it at most once a second",
+                        self.label
+                    ),
+                );
             }
             self.restart_at = Some(earliest);
             self.status.throttled = true;

@@ -9,7 +9,9 @@ use std::io;
 /// rootless Docker needs the setuid newuidmap (DESIGN.md, pitfall 1).
 pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
     let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    let fail = |what: &str, e: nix::Error| io::Error::new(io::Error::from(e).kind(), format!("{what}: {e}"));
+    let fail = |what: &str, e: nix::Error| {
+        io::Error::new(io::Error::from(e).kind(), format!("{what}: {e}"))
+    };
     nix::unistd::setgroups(&[gid]).map_err(|e| fail("setgroups", e))?;
     nix::unistd::setresgid(gid, gid, gid).map_err(|e| fail("setresgid", e))?;
     nix::unistd::setresuid(uid, uid, uid).map_err(|e| fail("setresuid", e))?;
@@ -26,7 +28,16 @@ pub fn new_session() -> io::Result<()> {
 /// the process its supervisor watches.
 pub fn die_with_parent() -> io::Result<()> {
     // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag on this process.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } != 0 {
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -61,7 +72,12 @@ pub fn set_limit(which: Limit, value: u64) -> io::Result<()> {
         Limit::OpenFiles => Resource::RLIMIT_NOFILE,
         Limit::CoreSize => Resource::RLIMIT_CORE,
     };
-    let fail = |e: nix::Error| io::Error::new(io::Error::from(e).kind(), format!("setrlimit {which:?}: {e}"));
+    let fail = |e: nix::Error| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("setrlimit {which:?}: {e}"),
+        )
+    };
     let (_, hard) = getrlimit(res).map_err(fail)?;
     let value = value.min(hard);
     setrlimit(res, value, value).map_err(fail)

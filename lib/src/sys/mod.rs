@@ -34,7 +34,10 @@ pub fn signal_fd(signals: &[Signal]) -> io::Result<SignalFd> {
         set.add(*s);
     }
     set.thread_block()?;
-    Ok(SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?)
+    Ok(SignalFd::with_flags(
+        &set,
+        SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+    )?)
 }
 
 /// Block `signals` in this process without reading them: a blocked signal
@@ -63,13 +66,24 @@ pub fn read_signals(fd: &mut SignalFd) -> io::Result<Vec<Signal>> {
 /// sockets) reaches the services it starts. Run first thing at startup.
 pub fn cloexec_inherited_fds() -> io::Result<()> {
     // SAFETY: close_range only changes fd flags; CLOSE_RANGE_CLOEXEC closes nothing.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if r == 0 {
         return Ok(());
     }
     // Kernels before 5.11: walk /proc/self/fd (its own fd is CLOEXEC already).
     for entry in std::fs::read_dir("/proc/self/fd")? {
-        if let Some(fd) = entry?.file_name().to_str().and_then(|n| n.parse::<RawFd>().ok()) {
+        if let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<RawFd>().ok())
+        {
             if fd > 2 {
                 let _ = fcntl(fd, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
             }
@@ -208,7 +222,10 @@ pub fn ensure_fifo(path: &Path) -> io::Result<()> {
             if meta.file_type().is_fifo() {
                 Ok(())
             } else {
-                Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a FIFO"))
+                Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a FIFO",
+                ))
             }
         }
         Err(e) => Err(e.into()),
@@ -217,7 +234,11 @@ pub fn ensure_fifo(path: &Path) -> io::Result<()> {
 
 fn open_fifo(path: &Path, write: bool) -> io::Result<File> {
     let flags = libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-    let file = std::fs::OpenOptions::new().read(!write).write(write).custom_flags(flags).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .custom_flags(flags)
+        .open(path)?;
     if !SFlag::from_bits_truncate(fstat(file.as_raw_fd())?.st_mode).contains(SFlag::S_IFIFO) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a FIFO"));
     }
@@ -279,7 +300,10 @@ pub fn spawn(req: Spawn) -> io::Result<u32> {
     let extra = match &req.extra_fd {
         Some((fd, target)) => {
             if *target <= 2 {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "fd 0, 1 and 2 are taken"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "fd 0, 1 and 2 are taken",
+                ));
             }
             if fcntl(*target, FcntlArg::F_GETFD) == Err(Errno::EBADF) {
                 let held = fcntl(fd.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(*target))?;
@@ -304,7 +328,11 @@ pub fn spawn(req: Spawn) -> io::Result<u32> {
                 // dup2 leaves the new fd without FD_CLOEXEC: the child keeps
                 // it. If it already has the number, dup2 does nothing, so the
                 // flag is cleared by hand (or exec would close it).
-                let kept = if from == to { libc::fcntl(to, libc::F_SETFD, 0) } else { libc::dup2(from, to) };
+                let kept = if from == to {
+                    libc::fcntl(to, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(from, to)
+                };
                 if kept < 0 {
                     return Err(io::Error::last_os_error());
                 }
@@ -334,7 +362,13 @@ unsafe fn reset_signals() {
     let default_action = [0u64; 4];
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::syscall(libc::SYS_rt_sigaction, sig, default_action.as_ptr(), std::ptr::null_mut::<u64>(), 8usize);
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                default_action.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
         }
     }
 }
@@ -347,7 +381,10 @@ pub fn poll(fds: &mut [nix::poll::PollFd], timeout: Option<std::time::Duration>)
         Some(t) if ms == 0 && !t.is_zero() => 1,
         _ => ms,
     };
-    match nix::poll::poll(fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::NONE)) {
+    match nix::poll::poll(
+        fds,
+        nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::NONE),
+    ) {
         Ok(_) | Err(Errno::EINTR) => Ok(()),
         Err(e) => Err(e.into()),
     }

@@ -7,13 +7,18 @@ use std::io;
 use std::path::Path;
 
 fn err(what: &str, path: &Path, e: nix::Error) -> io::Error {
-    io::Error::new(io::Error::from(e).kind(), format!("{what} {}: {e}", path.display()))
+    io::Error::new(
+        io::Error::from(e).kind(),
+        format!("{what} {}: {e}", path.display()),
+    )
 }
 
 /// Enter new mount, PID and IPC namespaces (the PID one for children only).
 pub fn unshare_tenant_namespaces() -> io::Result<()> {
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC)
-        .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("unshare: {e}")))
+    nix::sched::unshare(
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC,
+    )
+    .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("unshare: {e}")))
 }
 
 /// Join the namespace `/proc/PID/ns/KIND` (`mnt`, `pid`, `ipc`).
@@ -25,8 +30,14 @@ pub fn join_namespace(pid: u32, kind: &str) -> io::Result<()> {
 
 /// Stop mount events from propagating back to the host: everything private.
 pub fn make_private_recursively() -> io::Result<()> {
-    nix::mount::mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| err("making private", Path::new("/"), e))
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| err("making private", Path::new("/"), e))
 }
 
 /// The attributes a mount can have, spelled as the plan spells them.
@@ -49,7 +60,13 @@ impl Attrs {
     }
 }
 
-pub fn mount_fs(fstype: &str, source: &str, target: &Path, attrs: Attrs, data: Option<&str>) -> io::Result<()> {
+pub fn mount_fs(
+    fstype: &str,
+    source: &str,
+    target: &Path,
+    attrs: Attrs,
+    data: Option<&str>,
+) -> io::Result<()> {
     nix::mount::mount(Some(source), target, Some(fstype), attrs.flags(), data)
         .map_err(|e| err(&format!("mounting {fstype}"), target, e))
 }
@@ -71,17 +88,21 @@ pub fn bind(source: &Path, target: &Path, attrs: Attrs, recursive: bool) -> io::
 
 /// Remount an existing mount read-only (keeping it a bind).
 pub fn remount_readonly(target: &Path) -> io::Result<()> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>).map_err(|e| err("remounting read-only", target, e))
+    let flags = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
+    nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+        .map_err(|e| err("remounting read-only", target, e))
 }
 
 /// Unmount `target`; a busy one is detached instead (gone once unused).
 pub fn unmount(target: &Path) -> io::Result<()> {
     match nix::mount::umount2(target, MntFlags::empty()) {
         Ok(()) => Ok(()),
-        Err(nix::errno::Errno::EBUSY) => {
-            nix::mount::umount2(target, MntFlags::MNT_DETACH).map_err(|e| err("detaching", target, e))
-        }
+        Err(nix::errno::Errno::EBUSY) => nix::mount::umount2(target, MntFlags::MNT_DETACH)
+            .map_err(|e| err("detaching", target, e)),
         Err(e) => Err(err("unmounting", target, e)),
     }
 }
@@ -92,7 +113,8 @@ pub fn pivot_root(new_root: &Path) -> io::Result<()> {
     // pivot_root(".", ".") stacks the old root on top of the new one; the
     // detach below then removes it (pivot_root(2), NOTES).
     nix::unistd::pivot_root(".", ".").map_err(|e| err("pivot_root", new_root, e))?;
-    nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(|e| err("detaching the old root", Path::new("/"), e))?;
+    nix::mount::umount2(".", MntFlags::MNT_DETACH)
+        .map_err(|e| err("detaching the old root", Path::new("/"), e))?;
     std::env::set_current_dir("/")
 }
 
@@ -100,10 +122,16 @@ pub fn pivot_root(new_root: &Path) -> io::Result<()> {
 pub fn is_mount_point(path: &Path) -> io::Result<bool> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")?;
     let want = path.to_string_lossy();
-    Ok(info.lines().any(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(&*want)))
+    Ok(info
+        .lines()
+        .any(|l| l.split(' ').nth(4).map(unescape_mountinfo).as_deref() == Some(&*want)))
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape_mountinfo(field: &str) -> String {
-    field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }

@@ -30,8 +30,20 @@ pub fn lookup(user: &str) -> io::Result<Option<Account>> {
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() >= 7 && f[0] == user {
-            let num = |s: &str| s.parse::<u32>().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("/etc/passwd: bad id for {user}")));
-            return Ok(Some(Account { user: user.into(), uid: num(f[2])?, gid: num(f[3])?, home: PathBuf::from(f[5]) }));
+            let num = |s: &str| {
+                s.parse::<u32>().map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("/etc/passwd: bad id for {user}"),
+                    )
+                })
+            };
+            return Ok(Some(Account {
+                user: user.into(),
+                uid: num(f[2])?,
+                gid: num(f[3])?,
+                home: PathBuf::from(f[5]),
+            }));
         }
     }
     Ok(None)
@@ -59,7 +71,9 @@ fn taken_ranges() -> io::Result<Vec<(u64, u64)>> {
         };
         for line in text.lines() {
             let f: Vec<&str> = line.split(':').collect();
-            if let (Some(Ok(start)), Some(Ok(count))) = (f.get(1).map(|s| s.parse()), f.get(2).map(|s| s.parse())) {
+            if let (Some(Ok(start)), Some(Ok(count))) =
+                (f.get(1).map(|s| s.parse()), f.get(2).map(|s| s.parse()))
+            {
                 out.push((start, count));
             }
         }
@@ -72,7 +86,12 @@ pub fn free_range(taken: &[(u64, u64)]) -> u64 {
     let mut start = FIRST_RANGE_START;
     loop {
         let end = start + RANGE;
-        match taken.iter().filter(|(s, c)| *s < end && start < s + c).map(|(s, c)| s + c).max() {
+        match taken
+            .iter()
+            .filter(|(s, c)| *s < end && start < s + c)
+            .map(|(s, c)| s + c)
+            .max()
+        {
             None => return start,
             Some(past) => start = past.max(start + 1),
         }
@@ -88,7 +107,9 @@ pub fn range_of(user: &str) -> io::Result<Option<(u64, u64)>> {
     };
     Ok(text.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&user)).then(|| Some((f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?))).flatten()
+        (f.first() == Some(&user))
+            .then(|| Some((f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?)))
+            .flatten()
     }))
 }
 
@@ -99,12 +120,23 @@ pub fn processes_of(uid: u32) -> io::Result<usize> {
     let mut n = 0;
     for e in std::fs::read_dir("/proc")? {
         let e = e?;
-        if !e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+        if !e
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
             continue;
         }
         let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
-        let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains("Z"));
-        if !zombie && status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid)) {
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains("Z"));
+        if !zombie
+            && status
+                .lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some(&uid))
+        {
             n += 1;
         }
     }
@@ -117,7 +149,11 @@ fn tool(cmd: &mut Command) -> io::Result<()> {
         return Ok(());
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    Err(io::Error::other(format!("{:?}: {}", cmd.get_program(), err.trim())))
+    Err(io::Error::other(format!(
+        "{:?}: {}",
+        cmd.get_program(),
+        err.trim()
+    )))
 }
 
 /// Make the tenant's system user and group, and give it a free range.
@@ -125,15 +161,25 @@ pub fn create(t: &TenantName, home: &std::path::Path) -> io::Result<Account> {
     let user = t.user();
     // --badname: Debian caps names at 32 for utmp, which tenants never use;
     // the name was validated, more strictly than useradd does, already.
-    tool(Command::new("useradd")
-        .args(["--system", "--user-group", "--no-create-home", "--badname", "--shell", "/usr/sbin/nologin"])
-        .arg("--home-dir")
-        .arg(home)
-        .arg(&user))?;
+    tool(
+        Command::new("useradd")
+            .args([
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--badname",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
+            .arg("--home-dir")
+            .arg(home)
+            .arg(&user),
+    )?;
     let start = free_range(&taken_ranges()?);
     let range = format!("{start}-{}", start + RANGE - 1);
     tool(Command::new("usermod").args(["--add-subuids", &range, "--add-subgids", &range, &user]))?;
-    lookup(&user)?.ok_or_else(|| io::Error::other(format!("{user}: not in /etc/passwd after useradd")))
+    lookup(&user)?
+        .ok_or_else(|| io::Error::other(format!("{user}: not in /etc/passwd after useradd")))
 }
 
 /// Remove the tenant's ranges, user and group.
@@ -141,7 +187,13 @@ pub fn remove(t: &TenantName) -> io::Result<()> {
     let user = t.user();
     if let Some((start, count)) = range_of(&user)? {
         let range = format!("{start}-{}", start + count - 1);
-        tool(Command::new("usermod").args(["--del-subuids", &range, "--del-subgids", &range, &user]))?;
+        tool(Command::new("usermod").args([
+            "--del-subuids",
+            &range,
+            "--del-subgids",
+            &range,
+            &user,
+        ]))?;
     }
     tool(Command::new("userdel").arg(&user))
 }
@@ -154,9 +206,20 @@ mod tests {
     fn ranges_never_overlap() {
         assert_eq!(free_range(&[]), 100_000);
         assert_eq!(free_range(&[(100_000, 65536)]), 165_536);
-        assert_eq!(free_range(&[(165_536, 65536)]), 100_000, "exactly room below");
-        assert_eq!(free_range(&[(120_000, 65536)]), 185_536, "no room below: next after");
-        assert_eq!(free_range(&[(100_000, 10), (100_020, 65536), (300_000, 1)]), 165_556);
+        assert_eq!(
+            free_range(&[(165_536, 65536)]),
+            100_000,
+            "exactly room below"
+        );
+        assert_eq!(
+            free_range(&[(120_000, 65536)]),
+            185_536,
+            "no room below: next after"
+        );
+        assert_eq!(
+            free_range(&[(100_000, 10), (100_020, 65536), (300_000, 1)]),
+            165_556
+        );
         let r = free_range(&[(100_000, 65536), (231_072, 65536)]);
         assert_eq!(r, 165_536, "a gap that fits is used");
     }

@@ -35,7 +35,10 @@ fn top_level_dirs(template: &Path) -> io::Result<Vec<String>> {
 }
 
 fn mkdir(path: &Path, mode: u32) -> io::Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(mode).create(path)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
         .map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", path.display())))
 }
 
@@ -99,21 +102,37 @@ fn dirs_below(root: &Path) -> io::Result<Vec<PathBuf>> {
 /// The mounts of a home, in order, as data.
 #[derive(Debug, PartialEq, Eq)]
 pub enum HomeMount {
-    Overlay { lower: Vec<PathBuf>, upper: PathBuf, work: PathBuf, target: PathBuf },
-    ReadOnlyBind { source: PathBuf, target: PathBuf },
+    Overlay {
+        lower: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+        target: PathBuf,
+    },
+    ReadOnlyBind {
+        source: PathBuf,
+        target: PathBuf,
+    },
 }
 
 pub fn plan(host: &HostRoot, t: &TenantName, home: &Path) -> Vec<HomeMount> {
     let dirs = StateDirs::of(&host.state(t));
     vec![
-        HomeMount::Overlay { lower: vec![host.template()], upper: dirs.home_upper, work: dirs.home_work, target: home.into() },
+        HomeMount::Overlay {
+            lower: vec![host.template()],
+            upper: dirs.home_upper,
+            work: dirs.home_work,
+            target: home.into(),
+        },
         HomeMount::Overlay {
             lower: vec![host.template().join("services"), host.services()],
             upper: dirs.services_upper,
             work: dirs.services_work,
             target: home.join("services"),
         },
-        HomeMount::ReadOnlyBind { source: host.libs(), target: home.join("libs") },
+        HomeMount::ReadOnlyBind {
+            source: host.libs(),
+            target: home.join("libs"),
+        },
     ]
 }
 
@@ -122,11 +141,22 @@ fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> io::Result<S
     let all = lower.iter().map(PathBuf::as_path).chain([upper, work]);
     for p in all.clone() {
         if p.to_string_lossy().contains([',', ':', '\\']) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{}: , : and \\ cannot be in an overlay path", p.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: , : and \\ cannot be in an overlay path", p.display()),
+            ));
         }
     }
-    let lower: Vec<_> = lower.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-    Ok(format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), upper.display(), work.display()))
+    let lower: Vec<_> = lower
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    Ok(format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    ))
 }
 
 /// Mount the home unless it is mounted already.
@@ -134,15 +164,35 @@ pub fn mount(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Result<()> 
     if sys::mount::is_mount_point(&acct.home)? {
         return Ok(());
     }
-    let attrs = Attrs { nosuid: true, nodev: true, ..Default::default() };
+    let attrs = Attrs {
+        nosuid: true,
+        nodev: true,
+        ..Default::default()
+    };
     for step in plan(host, t, &acct.home) {
         let done = match &step {
-            HomeMount::Overlay { lower, upper, work, target } => {
-                sys::mount::mount_fs("overlay", "overlay", target, attrs, Some(&overlay_options(lower, upper, work)?))
-            }
-            HomeMount::ReadOnlyBind { source, target } => {
-                sys::mount::bind(source, target, Attrs { readonly: true, noexec: false, ..attrs }, false)
-            }
+            HomeMount::Overlay {
+                lower,
+                upper,
+                work,
+                target,
+            } => sys::mount::mount_fs(
+                "overlay",
+                "overlay",
+                target,
+                attrs,
+                Some(&overlay_options(lower, upper, work)?),
+            ),
+            HomeMount::ReadOnlyBind { source, target } => sys::mount::bind(
+                source,
+                target,
+                Attrs {
+                    readonly: true,
+                    noexec: false,
+                    ..attrs
+                },
+                false,
+            ),
         };
         if let Err(e) = done {
             let undo = unmount(&acct.home);
@@ -177,12 +227,26 @@ mod tests {
         assert_eq!(p.len(), 3);
         match &p[1] {
             HomeMount::Overlay { lower, target, .. } => {
-                assert_eq!(lower, &[PathBuf::from("/r/template/services"), PathBuf::from("/r/services")]);
+                assert_eq!(
+                    lower,
+                    &[
+                        PathBuf::from("/r/template/services"),
+                        PathBuf::from("/r/services")
+                    ]
+                );
                 assert_eq!(target, Path::new("/home/yd-acme/services"));
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(p[2], HomeMount::ReadOnlyBind { source: "/r/lib".into(), target: "/home/yd-acme/libs".into() });
-        assert!(overlay_options(&[PathBuf::from("/a,b")], Path::new("/u"), Path::new("/w")).is_err());
+        assert_eq!(
+            p[2],
+            HomeMount::ReadOnlyBind {
+                source: "/r/lib".into(),
+                target: "/home/yd-acme/libs".into()
+            }
+        );
+        assert!(
+            overlay_options(&[PathBuf::from("/a,b")], Path::new("/u"), Path::new("/w")).is_err()
+        );
     }
 }

@@ -21,27 +21,52 @@ pub fn create(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
     require_root()?;
     for needed in [host.tenants(), host.template(), host.tenant_definition()] {
         if !needed.is_dir() {
-            return Err(Fatal::usage(format!("{}: missing; prepare the host first: yd-mkhome --root {} --setup", needed.display(), host.root.display())));
+            return Err(Fatal::usage(format!(
+                "{}: missing; prepare the host first: yd-mkhome --root {} --setup",
+                needed.display(),
+                host.root.display()
+            )));
         }
     }
     let user = name.user();
     let service = host.tenant_service(&name);
     let taken = |n: &str| accounts::name_taken(n).map_err(|e| Fatal::system("/etc/passwd", e));
     if taken(&user)? || service.exists() {
-        return Err(Fatal::usage(format!("{name}: already a tenant (or the user {user} exists)")));
+        return Err(Fatal::usage(format!(
+            "{name}: already a tenant (or the user {user} exists)"
+        )));
     }
     if taken(name.as_str())? {
-        return Err(Fatal::usage(format!("{name}: already a user or group name on this host")));
+        return Err(Fatal::usage(format!(
+            "{name}: already a user or group name on this host"
+        )));
     }
     let home = Path::new(HOME_BASE).join(&user);
-    let account = accounts::create(&name, &home).map_err(|e| Fatal::system(format!("{name}: making the user"), e))?;
-    let tenant = Tenant { host, name, account };
+    let account = accounts::create(&name, &home)
+        .map_err(|e| Fatal::system(format!("{name}: making the user"), e))?;
+    let tenant = Tenant {
+        host,
+        name,
+        account,
+    };
     if let Err(e) = make_dirs(&tenant) {
-        let undo = accounts::remove(&tenant.name).err().map(|u| format!("; and removing the user: {u}")).unwrap_or_default();
+        let undo = accounts::remove(&tenant.name)
+            .err()
+            .map(|u| format!("; and removing the user: {u}"))
+            .unwrap_or_default();
         let _ = std::fs::remove_dir_all(tenant.host.state(&tenant.name));
-        return Err(Fatal::system(format!("{}: making its dirs", tenant.name), format!("{e}{undo}")));
+        return Err(Fatal::system(
+            format!("{}: making its dirs", tenant.name),
+            format!("{e}{undo}"),
+        ));
     }
-    println!("{}: made; user {} (uid {}), home {}", tenant.name, user, tenant.account.uid, tenant.account.home.display());
+    println!(
+        "{}: made; user {} (uid {}), home {}",
+        tenant.name,
+        user,
+        tenant.account.uid,
+        tenant.account.home.display()
+    );
     Ok(0)
 }
 
@@ -56,7 +81,11 @@ fn make_dirs(t: &Tenant) -> io::Result<()> {
         let f = f?;
         let text = std::fs::read_to_string(f.path())?;
         let mode = std::os::unix::fs::PermissionsExt::mode(&f.metadata()?.permissions()) & 0o777;
-        install(&staging.join(f.file_name()), &fill(&text, &t.host, &bin, Some(t.name.as_str())), mode)?;
+        install(
+            &staging.join(f.file_name()),
+            &fill(&text, &t.host, &bin, Some(t.name.as_str())),
+            mode,
+        )?;
     }
     std::fs::rename(&staging, t.host.tenant_service(&t.name))
 }
@@ -69,9 +98,16 @@ pub fn remove(host: HostRoot, name: TenantName, purge: bool) -> Result<u8, Fatal
         Err(_) if !service.exists() => return Err(Fatal::usage(format!("{name}: no such tenant"))),
         Err(e) => return Err(e),
     };
-    let stray = accounts::processes_of(tenant.account.uid).map_err(|e| Fatal::system("/proc", e))?;
+    let stray =
+        accounts::processes_of(tenant.account.uid).map_err(|e| Fatal::system("/proc", e))?;
     if find_pid1(&tenant).is_some() || stray > 0 {
-        return Err(Fatal::with_code(EXIT_USAGE, format!("{name}: running; stop it first: yd-svc -wD -d {}", service.display())));
+        return Err(Fatal::with_code(
+            EXIT_USAGE,
+            format!(
+                "{name}: running; stop it first: yd-svc -wD -d {}",
+                service.display()
+            ),
+        ));
     }
     let fail = |what: &str, e: io::Error| Fatal::system(format!("{name}: {what}"), e);
     // Out of the scan dir first: the scanner stops its supervisor.
@@ -99,6 +135,13 @@ pub fn remove(host: HostRoot, name: TenantName, purge: bool) -> Result<u8, Fatal
             Err(e) => return Err(fail("purging the state", e)),
         }
     }
-    println!("{name}: removed{}", if purge { ", state purged" } else { "; state kept" });
+    println!(
+        "{name}: removed{}",
+        if purge {
+            ", state purged"
+        } else {
+            "; state kept"
+        }
+    );
     Ok(0)
 }

@@ -24,7 +24,9 @@ pub const MAX_NAME_LEN: usize = 32;
 /// Tenant users are this prefix + the tenant's name.
 pub const USER_PREFIX: &str = "yd-";
 /// Names that would confuse an operator or a path, whatever /etc/passwd says.
-const RESERVED: &[&str] = &["root", "admin", "host", "all", "none", "nobody", "template", "default", "system", "yodawg"];
+const RESERVED: &[&str] = &[
+    "root", "admin", "host", "all", "none", "nobody", "template", "default", "system", "yodawg",
+];
 
 /// A tenant's name: a lowercase letter, then `[a-z0-9-]`, at most 32.
 /// Being in `[a-z0-9-]` it can never hold `/`, `.` or start with `-`.
@@ -35,9 +37,15 @@ impl TenantName {
     pub fn parse(name: &str) -> Result<TenantName, String> {
         let b = name.as_bytes();
         if b.is_empty() || b.len() > MAX_NAME_LEN {
-            return Err(format!("{name:?}: a tenant name has 1 to {MAX_NAME_LEN} characters"));
+            return Err(format!(
+                "{name:?}: a tenant name has 1 to {MAX_NAME_LEN} characters"
+            ));
         }
-        if !b[0].is_ascii_lowercase() || !b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-') {
+        if !b[0].is_ascii_lowercase()
+            || !b
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        {
             return Err(format!("{name:?}: a tenant name is a lowercase letter, then lowercase letters, digits and -"));
         }
         if RESERVED.contains(&name) {
@@ -75,7 +83,11 @@ impl HostRoot {
     /// `--root` if given, else `$YD_ROOT`, else /var/lib/yodawg.
     pub fn new(flag: Option<PathBuf>) -> HostRoot {
         let root = flag
-            .or_else(|| std::env::var_os("YD_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os("YD_ROOT")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT));
         HostRoot { root }
     }
@@ -83,7 +95,10 @@ impl HostRoot {
     /// Take a leading `--root ROOT` off a command line: the host root, and
     /// the arguments after it; `None` if `--root` has no value.
     pub fn from_args(args: &[std::ffi::OsString]) -> Option<(HostRoot, Vec<String>)> {
-        let mut args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let mut args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let mut flag = None;
         if args.first().map(String::as_str) == Some("--root") {
             flag = Some(PathBuf::from(args.get(1)?));
@@ -164,7 +179,20 @@ mod tests {
         for good in ["a", "acme", "a-1", &"a".repeat(32)] {
             assert!(TenantName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "../x", "a/b", "-rf", "Upper", "root", "1abc", "a b", "a.b", "a_b", &"a".repeat(33), &"a".repeat(200)] {
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            "-rf",
+            "Upper",
+            "root",
+            "1abc",
+            "a b",
+            "a.b",
+            "a_b",
+            &"a".repeat(33),
+            &"a".repeat(200),
+        ] {
             assert!(TenantName::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(TenantName::parse("acme").unwrap().user(), "yd-acme");

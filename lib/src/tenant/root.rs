@@ -47,20 +47,58 @@ pub const TENANT_DOCKER_DATA: &str = "/var/lib/docker";
 /// One step of building the root. Targets are relative to the new root.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
-    Dir { path: PathBuf, mode: u32, owner: Option<(u32, u32)> },
-    Symlink { path: PathBuf, points_to: PathBuf },
-    Tmpfs { path: PathBuf, mode: u32, attrs: Attrs },
+    Dir {
+        path: PathBuf,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    },
+    Symlink {
+        path: PathBuf,
+        points_to: PathBuf,
+    },
+    Tmpfs {
+        path: PathBuf,
+        mode: u32,
+        attrs: Attrs,
+    },
     /// Bind a host dir (or, with `file`, a host file) onto `path`.
-    Bind { source: PathBuf, path: PathBuf, attrs: Attrs, recursive: bool, file: bool },
-    Proc { path: PathBuf },
-    Devpts { path: PathBuf },
+    Bind {
+        source: PathBuf,
+        path: PathBuf,
+        attrs: Attrs,
+        recursive: bool,
+        file: bool,
+    },
+    Proc {
+        path: PathBuf,
+    },
+    Devpts {
+        path: PathBuf,
+    },
 }
 
-const SYSTEM: Attrs = Attrs { readonly: true, nosuid: true, nodev: true, noexec: false };
-const SCRATCH: Attrs = Attrs { readonly: false, nosuid: true, nodev: true, noexec: false };
-const DEVICES: Attrs = Attrs { readonly: false, nosuid: true, nodev: false, noexec: true };
+const SYSTEM: Attrs = Attrs {
+    readonly: true,
+    nosuid: true,
+    nodev: true,
+    noexec: false,
+};
+const SCRATCH: Attrs = Attrs {
+    readonly: false,
+    nosuid: true,
+    nodev: true,
+    noexec: false,
+};
+const DEVICES: Attrs = Attrs {
+    readonly: false,
+    nosuid: true,
+    nodev: false,
+    noexec: true,
+};
 /// The host's top-level system entries a tenant sees (dirs, or links to them).
-const SYSTEM_ENTRIES: &[&str] = &["usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+const SYSTEM_ENTRIES: &[&str] = &[
+    "usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
+];
 const DEVICE_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 /// The setuid helpers rootless Docker needs: the only setuid programs that work.
 const SETUID_KEPT: &[&str] = &["usr/bin/newuidmap", "usr/bin/newgidmap"];
@@ -79,72 +117,229 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         match std::fs::symlink_metadata(&source) {
             Ok(m) if m.file_type().is_symlink() => {
                 if let Ok(to) = std::fs::read_link(&source) {
-                    steps.push(Symlink { path: entry.into(), points_to: to });
+                    steps.push(Symlink {
+                        path: entry.into(),
+                        points_to: to,
+                    });
                 }
             }
             Ok(m) if m.is_dir() => {
-                steps.push(Dir { path: entry.into(), mode: 0o755, owner: None });
+                steps.push(Dir {
+                    path: entry.into(),
+                    mode: 0o755,
+                    owner: None,
+                });
                 // Not recursive: a mount below /etc (a container's resolv.conf)
                 // would otherwise come along writable.
-                steps.push(Bind { source, path: entry.into(), attrs: SYSTEM, recursive: false, file: false });
+                steps.push(Bind {
+                    source,
+                    path: entry.into(),
+                    attrs: SYSTEM,
+                    recursive: false,
+                    file: false,
+                });
             }
             _ => {}
         }
     }
     for helper in SETUID_KEPT {
         if host.join(helper).is_file() {
-            let attrs = Attrs { readonly: true, ..Default::default() };
-            steps.push(Bind { source: host.join(helper), path: helper.into(), attrs, recursive: false, file: true });
+            let attrs = Attrs {
+                readonly: true,
+                ..Default::default()
+            };
+            steps.push(Bind {
+                source: host.join(helper),
+                path: helper.into(),
+                attrs,
+                recursive: false,
+                file: true,
+            });
         }
     }
     // Read-only, with the cgroup mounts below it: rootlesskit binds
     // /sys/fs/cgroup into Docker's namespace. Its files are root's.
-    steps.push(Dir { path: "sys".into(), mode: 0o555, owner: None });
-    steps.push(Bind { source: "/sys".into(), path: "sys".into(), attrs: Attrs { noexec: true, ..SYSTEM }, recursive: true, file: false });
-    steps.push(Dir { path: "tmp".into(), mode: 0o755, owner: None });
-    steps.push(Tmpfs { path: "tmp".into(), mode: 0o1777, attrs: SCRATCH });
-    steps.push(Dir { path: "proc".into(), mode: 0o555, owner: None });
-    steps.push(Proc { path: "proc".into() });
+    steps.push(Dir {
+        path: "sys".into(),
+        mode: 0o555,
+        owner: None,
+    });
+    steps.push(Bind {
+        source: "/sys".into(),
+        path: "sys".into(),
+        attrs: Attrs {
+            noexec: true,
+            ..SYSTEM
+        },
+        recursive: true,
+        file: false,
+    });
+    steps.push(Dir {
+        path: "tmp".into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Tmpfs {
+        path: "tmp".into(),
+        mode: 0o1777,
+        attrs: SCRATCH,
+    });
+    steps.push(Dir {
+        path: "proc".into(),
+        mode: 0o555,
+        owner: None,
+    });
+    steps.push(Proc {
+        path: "proc".into(),
+    });
 
-    steps.push(Dir { path: "dev".into(), mode: 0o755, owner: None });
-    steps.push(Tmpfs { path: "dev".into(), mode: 0o755, attrs: DEVICES });
+    steps.push(Dir {
+        path: "dev".into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Tmpfs {
+        path: "dev".into(),
+        mode: 0o755,
+        attrs: DEVICES,
+    });
     for node in DEVICE_NODES {
         let source = host.join("dev").join(node);
         if source.exists() {
-            steps.push(Bind { source, path: Path::new("dev").join(node), attrs: DEVICES, recursive: false, file: true });
+            steps.push(Bind {
+                source,
+                path: Path::new("dev").join(node),
+                attrs: DEVICES,
+                recursive: false,
+                file: true,
+            });
         }
     }
     if host.join("dev/net/tun").exists() {
-        steps.push(Dir { path: "dev/net".into(), mode: 0o755, owner: None });
-        steps.push(Bind { source: "/dev/net/tun".into(), path: "dev/net/tun".into(), attrs: DEVICES, recursive: false, file: true });
+        steps.push(Dir {
+            path: "dev/net".into(),
+            mode: 0o755,
+            owner: None,
+        });
+        steps.push(Bind {
+            source: "/dev/net/tun".into(),
+            path: "dev/net/tun".into(),
+            attrs: DEVICES,
+            recursive: false,
+            file: true,
+        });
     }
-    steps.push(Dir { path: "dev/pts".into(), mode: 0o755, owner: None });
-    steps.push(Devpts { path: "dev/pts".into() });
-    steps.push(Symlink { path: "dev/ptmx".into(), points_to: "pts/ptmx".into() });
-    steps.push(Dir { path: "dev/shm".into(), mode: 0o755, owner: None });
-    steps.push(Tmpfs { path: "dev/shm".into(), mode: 0o1777, attrs: SCRATCH });
-    for (name, to) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
-        steps.push(Symlink { path: Path::new("dev").join(name), points_to: to.into() });
+    steps.push(Dir {
+        path: "dev/pts".into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Devpts {
+        path: "dev/pts".into(),
+    });
+    steps.push(Symlink {
+        path: "dev/ptmx".into(),
+        points_to: "pts/ptmx".into(),
+    });
+    steps.push(Dir {
+        path: "dev/shm".into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Tmpfs {
+        path: "dev/shm".into(),
+        mode: 0o1777,
+        attrs: SCRATCH,
+    });
+    for (name, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        steps.push(Symlink {
+            path: Path::new("dev").join(name),
+            points_to: to.into(),
+        });
     }
 
-    steps.push(Dir { path: "run".into(), mode: 0o755, owner: None });
-    steps.push(Tmpfs { path: "run".into(), mode: 0o755, attrs: SCRATCH });
-    steps.push(Dir { path: "run/user".into(), mode: 0o755, owner: None });
-    steps.push(Dir { path: Path::new("run/user").join(spec.uid.to_string()), mode: 0o700, owner: Some((spec.uid, spec.gid)) });
-    steps.push(Dir { path: rel(Path::new(TENANT_BIN)), mode: 0o755, owner: None });
-    steps.push(Bind { source: spec.bin_dir.clone(), path: rel(Path::new(TENANT_BIN)), attrs: SYSTEM, recursive: false, file: false });
+    steps.push(Dir {
+        path: "run".into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Tmpfs {
+        path: "run".into(),
+        mode: 0o755,
+        attrs: SCRATCH,
+    });
+    steps.push(Dir {
+        path: "run/user".into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Dir {
+        path: Path::new("run/user").join(spec.uid.to_string()),
+        mode: 0o700,
+        owner: Some((spec.uid, spec.gid)),
+    });
+    steps.push(Dir {
+        path: rel(Path::new(TENANT_BIN)),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Bind {
+        source: spec.bin_dir.clone(),
+        path: rel(Path::new(TENANT_BIN)),
+        attrs: SYSTEM,
+        recursive: false,
+        file: false,
+    });
     if spec.host_config.is_dir() {
-        let attrs = Attrs { noexec: true, ..SYSTEM };
-        steps.push(Dir { path: rel(Path::new(TENANT_HOST_CONFIG)), mode: 0o755, owner: None });
-        steps.push(Bind { source: spec.host_config.clone(), path: rel(Path::new(TENANT_HOST_CONFIG)), attrs, recursive: false, file: false });
+        let attrs = Attrs {
+            noexec: true,
+            ..SYSTEM
+        };
+        steps.push(Dir {
+            path: rel(Path::new(TENANT_HOST_CONFIG)),
+            mode: 0o755,
+            owner: None,
+        });
+        steps.push(Bind {
+            source: spec.host_config.clone(),
+            path: rel(Path::new(TENANT_HOST_CONFIG)),
+            attrs,
+            recursive: false,
+            file: false,
+        });
     }
 
-    steps.push(Dir { path: rel(Path::new(TENANT_DOCKER_DATA)), mode: 0o755, owner: None });
-    steps.push(Bind { source: spec.docker_data.clone(), path: rel(Path::new(TENANT_DOCKER_DATA)), attrs: SCRATCH, recursive: false, file: false });
+    steps.push(Dir {
+        path: rel(Path::new(TENANT_DOCKER_DATA)),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Bind {
+        source: spec.docker_data.clone(),
+        path: rel(Path::new(TENANT_DOCKER_DATA)),
+        attrs: SCRATCH,
+        recursive: false,
+        file: false,
+    });
 
     // Recursive: ~/services and ~/libs come along, with their own flags.
-    steps.push(Dir { path: rel(&spec.home), mode: 0o755, owner: None });
-    steps.push(Bind { source: spec.home.clone(), path: rel(&spec.home), attrs: SCRATCH, recursive: true, file: false });
+    steps.push(Dir {
+        path: rel(&spec.home),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Bind {
+        source: spec.home.clone(),
+        path: rel(&spec.home),
+        attrs: SCRATCH,
+        recursive: true,
+        file: false,
+    });
     steps
 }
 
@@ -165,20 +360,42 @@ pub fn build(new_root: &Path, steps: &[Step]) -> io::Result<()> {
 
 fn apply(root: &Path, step: &Step) -> io::Result<()> {
     let at = |p: &Path| root.join(p);
-    let ctx = |what: &str, p: &Path, e: io::Error| io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()));
+    let ctx = |what: &str, p: &Path, e: io::Error| {
+        io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
+    };
     match step {
         Step::Dir { path, mode, owner } => {
             let p = at(path);
-            std::fs::DirBuilder::new().recursive(true).mode(*mode).create(&p).map_err(|e| ctx("mkdir", &p, e))?;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).map_err(|e| ctx("chmod", &p, e))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(*mode)
+                .create(&p)
+                .map_err(|e| ctx("mkdir", &p, e))?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode))
+                .map_err(|e| ctx("chmod", &p, e))?;
             if let Some((uid, gid)) = owner {
-                std::os::unix::fs::chown(&p, Some(*uid), Some(*gid)).map_err(|e| ctx("chown", &p, e))?;
+                std::os::unix::fs::chown(&p, Some(*uid), Some(*gid))
+                    .map_err(|e| ctx("chown", &p, e))?;
             }
             Ok(())
         }
-        Step::Symlink { path, points_to } => std::os::unix::fs::symlink(points_to, at(path)).map_err(|e| ctx("symlink", path, e)),
-        Step::Tmpfs { path, mode, attrs } => sys::mount::mount_fs("tmpfs", "tmpfs", &at(path), *attrs, Some(&format!("mode={mode:o}"))),
-        Step::Bind { source, path, attrs, recursive, file } => {
+        Step::Symlink { path, points_to } => {
+            std::os::unix::fs::symlink(points_to, at(path)).map_err(|e| ctx("symlink", path, e))
+        }
+        Step::Tmpfs { path, mode, attrs } => sys::mount::mount_fs(
+            "tmpfs",
+            "tmpfs",
+            &at(path),
+            *attrs,
+            Some(&format!("mode={mode:o}")),
+        ),
+        Step::Bind {
+            source,
+            path,
+            attrs,
+            recursive,
+            file,
+        } => {
             let target = at(path);
             if *file && !target.exists() {
                 std::fs::File::create(&target).map_err(|e| ctx("creating", &target, e))?;
@@ -186,12 +403,27 @@ fn apply(root: &Path, step: &Step) -> io::Result<()> {
             sys::mount::bind(source, &target, *attrs, *recursive)
         }
         Step::Proc { path } => {
-            let attrs = Attrs { nosuid: true, nodev: true, noexec: true, readonly: false };
+            let attrs = Attrs {
+                nosuid: true,
+                nodev: true,
+                noexec: true,
+                readonly: false,
+            };
             sys::mount::mount_fs("proc", "proc", &at(path), attrs, None)
         }
         Step::Devpts { path } => {
-            let attrs = Attrs { nosuid: true, noexec: true, ..Default::default() };
-            sys::mount::mount_fs("devpts", "devpts", &at(path), attrs, Some("newinstance,ptmxmode=0666,mode=620"))
+            let attrs = Attrs {
+                nosuid: true,
+                noexec: true,
+                ..Default::default()
+            };
+            sys::mount::mount_fs(
+                "devpts",
+                "devpts",
+                &at(path),
+                attrs,
+                Some("newinstance,ptmxmode=0666,mode=620"),
+            )
         }
     }
 }
@@ -215,24 +447,49 @@ mod tests {
     fn system_dirs_are_read_only_nosuid() {
         let steps = plan(&spec());
         for s in &steps {
-            if let Step::Bind { source, attrs, file: false, .. } = s {
+            if let Step::Bind {
+                source,
+                attrs,
+                file: false,
+                ..
+            } = s
+            {
                 if source == Path::new("/usr") || source == Path::new("/etc") {
                     assert!(attrs.readonly && attrs.nosuid && attrs.nodev, "{s:?}");
                 }
             }
         }
-        assert!(steps.iter().any(|s| matches!(s, Step::Bind { source, .. } if source == Path::new("/usr"))));
+        assert!(steps
+            .iter()
+            .any(|s| matches!(s, Step::Bind { source, .. } if source == Path::new("/usr"))));
     }
 
     #[test]
     fn only_the_home_is_writable_and_nothing_of_the_host_root_else() {
         for s in plan(&spec()) {
             if let Step::Bind { source, attrs, .. } = &s {
-                let allowed = ["/usr", "/etc", "/sys", "/opt/yd/bin", "/home/yd-acme", "/dev/", "/r/state/acme/docker"];
-                assert!(allowed.iter().any(|a| source.starts_with(a) || source.to_string_lossy().starts_with(a)), "{s:?}");
+                let allowed = [
+                    "/usr",
+                    "/etc",
+                    "/sys",
+                    "/opt/yd/bin",
+                    "/home/yd-acme",
+                    "/dev/",
+                    "/r/state/acme/docker",
+                ];
+                assert!(
+                    allowed
+                        .iter()
+                        .any(|a| source.starts_with(a) || source.to_string_lossy().starts_with(a)),
+                    "{s:?}"
+                );
                 if !attrs.readonly {
                     let writable = ["/home/yd-acme", "/r/state/acme/docker"];
-                    assert!(writable.iter().any(|w| source == Path::new(w)) || source.starts_with("/dev"), "writable: {s:?}");
+                    assert!(
+                        writable.iter().any(|w| source == Path::new(w))
+                            || source.starts_with("/dev"),
+                        "writable: {s:?}"
+                    );
                 }
             }
         }
@@ -241,7 +498,11 @@ mod tests {
     #[test]
     fn the_runtime_dir_is_the_tenants() {
         let steps = plan(&spec());
-        assert!(steps.contains(&Step::Dir { path: "run/user/1234".into(), mode: 0o700, owner: Some((1234, 1234)) }));
+        assert!(steps.contains(&Step::Dir {
+            path: "run/user/1234".into(),
+            mode: 0o700,
+            owner: Some((1234, 1234))
+        }));
         assert!(steps.iter().any(|s| matches!(s, Step::Proc { .. })));
     }
 }

@@ -20,7 +20,11 @@ pub struct Embedded {
 
 macro_rules! embed {
     ($path:literal, $file:literal, $mode:literal) => {
-        Embedded { path: $path, contents: include_str!(concat!("../../../", $file)), mode: $mode }
+        Embedded {
+            path: $path,
+            contents: include_str!(concat!("../../../", $file)),
+            mode: $mode,
+        }
     };
 }
 
@@ -30,24 +34,35 @@ pub const SKEL: &[Embedded] = &[
     embed!("pipelines/run", "skel/pipelines/run", 0o755),
     embed!("docker/run", "skel/docker/run", 0o755),
     embed!("docker/finish", "skel/docker/finish", 0o755),
-    embed!("docker/notification-fd", "skel/docker/notification-fd", 0o644),
+    embed!(
+        "docker/notification-fd",
+        "skel/docker/notification-fd",
+        0o644
+    ),
     embed!("config/.keep", "skel/config/.keep", 0o644),
     embed!("libs/.keep", "skel/libs/.keep", 0o644),
 ];
 
 /// What every tenant's service dir is made from (`@NAME@` filled in by yd-mkhome).
-pub const TENANT_DEFINITION: &[Embedded] =
-    &[embed!("run", "host/tenant/run", 0o755), embed!("finish", "host/tenant/finish", 0o755)];
+pub const TENANT_DEFINITION: &[Embedded] = &[
+    embed!("run", "host/tenant/run", 0o755),
+    embed!("finish", "host/tenant/finish", 0o755),
+];
 
 /// The host script libraries, bind-mounted at `~/libs`.
 pub const LIBS: &[Embedded] = &[embed!("yd-config.sh", "lib/sh/yd-config.sh", 0o644)];
 
 /// How the host's init starts the host scanner.
-pub const INIT: &[Embedded] = &[embed!("yodawg.service", "host/yodawg.service", 0o644), embed!("sv/run", "host/sv/run", 0o755)];
+pub const INIT: &[Embedded] = &[
+    embed!("yodawg.service", "host/yodawg.service", 0o644),
+    embed!("sv/run", "host/sv/run", 0o755),
+];
 
 /// Fill in `@ROOT@` and `@BINDIR@` (and `@NAME@` where given).
 pub fn fill(text: &str, host: &HostRoot, bin_dir: &Path, name: Option<&str>) -> String {
-    let t = text.replace("@ROOT@", &host.root.to_string_lossy()).replace("@BINDIR@", &bin_dir.to_string_lossy());
+    let t = text
+        .replace("@ROOT@", &host.root.to_string_lossy())
+        .replace("@BINDIR@", &bin_dir.to_string_lossy());
     match name {
         Some(n) => t.replace("@NAME@", n),
         None => t,
@@ -57,9 +72,18 @@ pub fn fill(text: &str, host: &HostRoot, bin_dir: &Path, name: Option<&str>) -> 
 /// Write `path` unless something is there already. Returns whether it wrote.
 pub fn install(path: &Path, contents: &str, mode: u32) -> io::Result<bool> {
     if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)?;
     }
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(libc::O_NOFOLLOW).open(path) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
         Ok(mut f) => {
             f.write_all(contents.as_bytes())?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
@@ -71,7 +95,10 @@ pub fn install(path: &Path, contents: &str, mode: u32) -> io::Result<bool> {
 }
 
 pub fn bin_dir() -> PathBuf {
-    std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| "/usr/local/bin".into())
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| "/usr/local/bin".into())
 }
 
 /// One line of the report.
@@ -84,15 +111,30 @@ enum Check {
 fn check_prerequisites() -> Vec<Check> {
     let mut out = Vec::new();
     let fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    out.push(if fs.lines().any(|l| l.split_whitespace().last() == Some("overlay")) {
-        Check::Ok("overlayfs".into())
-    } else {
-        Check::Missing { what: "overlayfs".into(), fix: "modprobe overlay".into() }
-    });
-    let sysctl = |path: &str| std::fs::read_to_string(path).ok().and_then(|v| v.trim().parse::<u64>().ok());
+    out.push(
+        if fs
+            .lines()
+            .any(|l| l.split_whitespace().last() == Some("overlay"))
+        {
+            Check::Ok("overlayfs".into())
+        } else {
+            Check::Missing {
+                what: "overlayfs".into(),
+                fix: "modprobe overlay".into(),
+            }
+        },
+    );
+    let sysctl = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
     out.push(match sysctl("/proc/sys/user/max_user_namespaces") {
         Some(n) if n > 0 => Check::Ok(format!("user namespaces (max {n})")),
-        _ => Check::Missing { what: "user namespaces".into(), fix: "sysctl -w user.max_user_namespaces=15000".into() },
+        _ => Check::Missing {
+            what: "user namespaces".into(),
+            fix: "sysctl -w user.max_user_namespaces=15000".into(),
+        },
     });
     if sysctl("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
         out.push(Check::Missing {
@@ -102,32 +144,54 @@ fn check_prerequisites() -> Vec<Check> {
     }
     for helper in ["/usr/bin/newuidmap", "/usr/bin/newgidmap"] {
         out.push(match std::fs::metadata(helper) {
-            Ok(m) if m.uid() == 0 && m.mode() & 0o4000 != 0 => Check::Ok(format!("{helper}, setuid root")),
-            Ok(_) => Check::Missing { what: format!("{helper} is not setuid root"), fix: format!("chmod u+s {helper}") },
-            Err(_) => Check::Missing { what: helper.into(), fix: "apt-get install uidmap".into() },
+            Ok(m) if m.uid() == 0 && m.mode() & 0o4000 != 0 => {
+                Check::Ok(format!("{helper}, setuid root"))
+            }
+            Ok(_) => Check::Missing {
+                what: format!("{helper} is not setuid root"),
+                fix: format!("chmod u+s {helper}"),
+            },
+            Err(_) => Check::Missing {
+                what: helper.into(),
+                fix: "apt-get install uidmap".into(),
+            },
         });
     }
     // Each tenant's rootless Docker (Debian's packages).
     for (tool, package) in [
         ("/usr/sbin/dockerd", "docker.io"),
-        ("/usr/share/docker.io/contrib/dockerd-rootless.sh", "docker.io"),
+        (
+            "/usr/share/docker.io/contrib/dockerd-rootless.sh",
+            "docker.io",
+        ),
         ("/usr/bin/rootlesskit", "rootlesskit"),
         ("/usr/bin/slirp4netns", "slirp4netns"),
     ] {
         out.push(if Path::new(tool).exists() {
             Check::Ok(tool.into())
         } else {
-            Check::Missing { what: tool.into(), fix: format!("apt-get install {package}") }
+            Check::Missing {
+                what: tool.into(),
+                fix: format!("apt-get install {package}"),
+            }
         });
     }
     let tun = Path::new("/dev/net/tun");
     out.push(match std::fs::metadata(tun) {
-        Err(_) => Check::Missing { what: tun.display().to_string(), fix: "modprobe tun".into() },
+        Err(_) => Check::Missing {
+            what: tun.display().to_string(),
+            fix: "modprobe tun".into(),
+        },
         Ok(m) if m.mode() & 0o006 == 0o006 => Check::Ok("/dev/net/tun, usable by tenants".into()),
         // Tenants' slirp4netns must open it (pitfall 2); it holds no data.
         Ok(_) => match std::fs::set_permissions(tun, std::fs::Permissions::from_mode(0o666)) {
-            Ok(()) => Check::Fixed("/dev/net/tun mode 0666, so tenants' slirp4netns can open it".into()),
-            Err(e) => Check::Missing { what: format!("/dev/net/tun usable by tenants ({e})"), fix: "chmod 0666 /dev/net/tun".into() },
+            Ok(()) => {
+                Check::Fixed("/dev/net/tun mode 0666, so tenants' slirp4netns can open it".into())
+            }
+            Err(e) => Check::Missing {
+                what: format!("/dev/net/tun usable by tenants ({e})"),
+                fix: "chmod 0666 /dev/net/tun".into(),
+            },
         },
     });
     out
@@ -147,7 +211,11 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
         (host.root.join("state"), 0o711),
         (host.tenant_definition(), 0o755),
     ] {
-        std::fs::DirBuilder::new().recursive(true).mode(mode).create(&dir).map_err(|e| fail(&dir, e))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(&dir)
+            .map_err(|e| fail(&dir, e))?;
     }
     let bin = bin_dir();
     let groups: [(&[Embedded], PathBuf, bool); 4] = [
@@ -160,7 +228,11 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
     for (files, dir, substitute) in groups {
         for f in files {
             let path = dir.join(f.path);
-            let contents = if substitute { fill(f.contents, &host, &bin, None) } else { f.contents.to_string() };
+            let contents = if substitute {
+                fill(f.contents, &host, &bin, None)
+            } else {
+                f.contents.to_string()
+            };
             if install(&path, &contents, f.mode).map_err(|e| fail(&path, e))? {
                 written += 1;
             } else {
@@ -168,7 +240,10 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
             }
         }
     }
-    report.push(Check::Ok(format!("{}: {written} files installed, {kept} already there and kept", host.root.display())));
+    report.push(Check::Ok(format!(
+        "{}: {written} files installed, {kept} already there and kept",
+        host.root.display()
+    )));
     let mut missing = false;
     for line in report {
         match line {
@@ -182,7 +257,10 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
     }
     let init = host.root.join("init");
     println!("host scanner: systemd: ln -s {0}/yodawg.service /etc/systemd/system/ && systemctl enable --now yodawg", init.display());
-    println!("              runit or s6: link {}/sv into your scan dir", init.display());
+    println!(
+        "              runit or s6: link {}/sv into your scan dir",
+        init.display()
+    );
     Ok(if missing { 1 } else { 0 })
 }
 
@@ -200,7 +278,13 @@ mod tests {
                 if e.file_type().unwrap().is_dir() {
                     stack.push(e.path());
                 } else {
-                    on_disk.push(e.path().strip_prefix(&skel).unwrap().to_string_lossy().into_owned());
+                    on_disk.push(
+                        e.path()
+                            .strip_prefix(&skel)
+                            .unwrap()
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
                 }
             }
         }
@@ -216,9 +300,19 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        let host = HostRoot { root: "/srv/yd".into() };
-        let run = fill(TENANT_DEFINITION[0].contents, &host, Path::new("/opt/bin"), Some("acme"));
-        assert!(run.contains("exec /opt/bin/yd-nsenter --root /srv/yd acme"), "{run}");
+        let host = HostRoot {
+            root: "/srv/yd".into(),
+        };
+        let run = fill(
+            TENANT_DEFINITION[0].contents,
+            &host,
+            Path::new("/opt/bin"),
+            Some("acme"),
+        );
+        assert!(
+            run.contains("exec /opt/bin/yd-nsenter --root /srv/yd acme"),
+            "{run}"
+        );
         assert!(!run.contains('@'));
     }
 }

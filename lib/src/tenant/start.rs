@@ -40,7 +40,11 @@ impl Tenant {
         let account = accounts::lookup(&user)
             .map_err(|e| Fatal::system("/etc/passwd", e))?
             .ok_or_else(|| Fatal::usage(format!("{name}: no such tenant (no user {user})")))?;
-        Ok(Tenant { host, name, account })
+        Ok(Tenant {
+            host,
+            name,
+            account,
+        })
     }
 
     /// The environment every process of the tenant starts with.
@@ -51,11 +55,23 @@ impl Tenant {
             ("USER".into(), a.user.clone().into()),
             ("LOGNAME".into(), a.user.clone().into()),
             ("SHELL".into(), "/bin/sh".into()),
-            ("PATH".into(), format!("{TENANT_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").into()),
-            ("XDG_RUNTIME_DIR".into(), format!("/run/user/{}", a.uid).into()),
+            (
+                "PATH".into(),
+                format!(
+                    "{TENANT_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                )
+                .into(),
+            ),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                format!("/run/user/{}", a.uid).into(),
+            ),
             ("YD_TENANT".into(), self.name.as_str().into()),
             ("YD_HOST_CONFIG".into(), TENANT_HOST_CONFIG.into()),
-            ("DOCKER_HOST".into(), format!("unix:///run/user/{}/docker.sock", a.uid).into()),
+            (
+                "DOCKER_HOST".into(),
+                format!("unix:///run/user/{}/docker.sock", a.uid).into(),
+            ),
         ]
     }
 
@@ -63,7 +79,9 @@ impl Tenant {
     /// tenant's own host-side dir `$ROOT/tenants/NAME/config`. The tenant's
     /// layers are not read: a tenant does not set its own limits.
     pub fn limits(&self) -> Result<Vec<(Limit, u64)>, Fatal> {
-        let layers = Layers { dirs: vec![self.host.config(), self.host.tenant_config(&self.name)] };
+        let layers = Layers {
+            dirs: vec![self.host.config(), self.host.tenant_config(&self.name)],
+        };
         let get = |key, default| layers.get_number(key, default).map_err(Fatal::usage);
         Ok(vec![
             (Limit::Processes, get("tenant.max-processes", 4096)?),
@@ -84,11 +102,14 @@ pub fn require_root() -> Result<(), Fatal> {
 /// Start the tenant; returns its PID 1's exit code.
 pub fn start(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
     require_root()?;
-    sys::cloexec_inherited_fds().map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
+    sys::cloexec_inherited_fds()
+        .map_err(|e| Fatal::system("marking inherited fds close-on-exec", e))?;
     let tenant = Tenant::resolve(host, name)?;
     let fail = |what: &str, e: io::Error| Fatal::system(format!("{}: {what}", tenant.name), e);
-    home::prepare_state(&tenant.host, &tenant.name, &tenant.account).map_err(|e| fail("preparing the state dir", e))?;
-    home::mount(&tenant.host, &tenant.name, &tenant.account).map_err(|e| fail("mounting the home", e))?;
+    home::prepare_state(&tenant.host, &tenant.name, &tenant.account)
+        .map_err(|e| fail("preparing the state dir", e))?;
+    home::mount(&tenant.host, &tenant.name, &tenant.account)
+        .map_err(|e| fail("mounting the home", e))?;
     let limits = tenant.limits()?;
     let bin_dir = std::env::current_exe()
         .ok()
@@ -119,7 +140,13 @@ pub fn start(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
 
 /// PID 1 of the tenant: build the root, drop to the tenant, exec yd-svscan.
 /// Returns only with the reason it could not.
-fn become_pid1(t: &Tenant, new_root: &std::path::Path, steps: &[root::Step], limits: &[(Limit, u64)], parent: nix::unistd::Pid) -> io::Error {
+fn become_pid1(
+    t: &Tenant,
+    new_root: &std::path::Path,
+    steps: &[root::Step],
+    limits: &[(Limit, u64)],
+    parent: nix::unistd::Pid,
+) -> io::Error {
     let run = || -> io::Result<io::Error> {
         root::build(new_root, steps)?;
         enter_as_tenant(t, limits)?;
@@ -134,8 +161,17 @@ fn become_pid1(t: &Tenant, new_root: &std::path::Path, steps: &[root::Step], lim
         // for from outside it: a SIGTERM arriving between this exec and
         // yd-svscan's signalfd would be dropped. Blocked, it waits pending
         // across the exec until yd-svscan reads it.
-        sys::block(&[Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT])?;
-        Ok(Command::new(format!("{TENANT_BIN}/yd-svscan")).arg(&t.account.home).env_clear().envs(t.environment()).exec())
+        sys::block(&[
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ])?;
+        Ok(Command::new(format!("{TENANT_BIN}/yd-svscan"))
+            .arg(&t.account.home)
+            .env_clear()
+            .envs(t.environment())
+            .exec())
     };
     run().unwrap_or_else(|e| e)
 }
@@ -155,8 +191,14 @@ pub fn enter_as_tenant(t: &Tenant, limits: &[(Limit, u64)]) -> io::Result<()> {
 }
 
 pub fn forwarded_signals() -> Result<SignalFd, Fatal> {
-    sys::signal_fd(&[Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT])
-        .map_err(|e| Fatal::system("signalfd", e))
+    sys::signal_fd(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ])
+    .map_err(|e| Fatal::system("signalfd", e))
 }
 
 /// Forward signals to `child` until it exits; its status as an exit code
@@ -191,8 +233,12 @@ pub fn release(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
     require_root()?;
     let tenant = Tenant::resolve(host, name)?;
     if super::join::find_pid1(&tenant).is_some() {
-        return Err(Fatal::usage(format!("{}: running; its home stays mounted", tenant.name)));
+        return Err(Fatal::usage(format!(
+            "{}: running; its home stays mounted",
+            tenant.name
+        )));
     }
-    home::unmount(&tenant.account.home).map_err(|e| Fatal::system(format!("{}: unmounting the home", tenant.name), e))?;
+    home::unmount(&tenant.account.home)
+        .map_err(|e| Fatal::system(format!("{}: unmounting the home", tenant.name), e))?;
     Ok(0)
 }
