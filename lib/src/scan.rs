@@ -522,11 +522,17 @@ impl Scanner {
         }
         let earliest = svc.started + MIN_RESTART_INTERVAL;
         if earliest <= Instant::now() {
-            let mut s = self.services.remove(&id).unwrap();
-            self.start(&mut s);
-            self.services.insert(id, s);
+            self.start_known(id);
         } else {
             svc.restart_at = Some(earliest);
+        }
+    }
+
+    /// Start the supervisor of a dir already in the table.
+    fn start_known(&mut self, id: DirId) {
+        if let Some(mut svc) = self.services.remove(&id) {
+            self.start(&mut svc);
+            self.services.insert(id, svc);
         }
     }
 
@@ -541,9 +547,7 @@ impl Scanner {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let mut s = self.services.remove(&id).unwrap();
-            self.start(&mut s);
-            self.services.insert(id, s);
+            self.start_known(id);
         }
     }
 }
