@@ -91,3 +91,22 @@ fn svstat_and_svok() {
         "a dead supervisor is not running"
     );
 }
+
+#[test]
+fn root_does_not_follow_a_users_supervise_link_to_another_supervisor() {
+    require_root();
+    let mut sb = Sandbox::new("svclink");
+    let theirs = sb.service("theirs", "exec sleep 1000");
+    sb.supervise(&theirs);
+    wait_for("up", Duration::from_secs(5), || is_up(&theirs));
+    // A dir another user owns, whose supervise points at root's supervisor.
+    let mine = sb.path("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::os::unix::fs::symlink(theirs.join("supervise"), mine.join("supervise")).unwrap();
+    nix::unistd::chown(&mine, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let (code, _, err) = run(Command::new(bin("yd-svc")).arg("-d").arg(&mine));
+    assert_eq!(code, 111, "{err}");
+    assert!(err.contains("refusing as root"), "{err}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(is_up(&theirs), "the other supervisor got no command");
+}

@@ -614,3 +614,21 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
         "the sub-scanner runs on"
     );
 }
+
+#[test]
+fn a_symlink_in_the_home_never_redirects_roots_mounts() {
+    let mut host = Host::new("tenantmountlink");
+    let name = host.name('q');
+    host.mkhome(&name);
+    // As if the tenant had turned its ~/libs into a link to a host dir.
+    let victim = host.sb.path("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    let upper_libs = host.root.join("state").join(&name).join("home/upper/libs");
+    let _ = std::fs::remove_dir(&upper_libs);
+    std::os::unix::fs::symlink(&victim, &upper_libs).unwrap();
+    let (code, _, err) = run(Command::new(bin("yd-nsenter")).arg("--root").arg(&host.root).arg(&name));
+    assert_eq!(code, 111, "{err}");
+    assert!(err.contains("without following a symlink"), "{err}");
+    assert_eq!(mounts_under(&victim), 0, "nothing mounted on the link's target");
+    assert_eq!(mounts_under(&home_of(&name)), 0, "the half-done home was undone");
+}

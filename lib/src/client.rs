@@ -36,14 +36,39 @@ pub fn supervise_dir(service: &Path) -> PathBuf {
 /// a non-blocking open of `supervise/ok` for writing succeeds only while the
 /// supervisor holds it open for reading.
 pub fn check_supervised(service: &Path) -> Result<(), ClientError> {
-    let ok = supervise_dir(service).join(names::OK);
-    match sys::open_fifo_writer(&ok) {
-        Ok(_) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => {
-            Err(ClientError::NotSupervised)
+    open_fifo(service, names::OK).map(drop)
+}
+
+/// Open `supervise/NAME` for writing. As root, the FIFO must belong to the
+/// owner of the service dir: a user who can write that dir could otherwise
+/// point `supervise` (a symlink, as runit allows) at someone else's
+/// supervisor and have root send it commands.
+fn open_fifo(service: &Path, name: &str) -> Result<std::fs::File, ClientError> {
+    use std::os::unix::fs::MetadataExt;
+    let path = supervise_dir(service).join(name);
+    let f = sys::open_fifo_writer(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) | Some(libc::ENOENT) => ClientError::NotSupervised,
+        _ => ClientError::Io(path.clone(), e),
+    })?;
+    if nix::unistd::geteuid().is_root() {
+        let fifo_owner = f
+            .metadata()
+            .map_err(|e| ClientError::Io(path.clone(), e))?
+            .uid();
+        let dir_owner = std::fs::metadata(service)
+            .map_err(|e| ClientError::Io(service.into(), e))?
+            .uid();
+        if fifo_owner != dir_owner {
+            let why = format!(
+                "owned by uid {fifo_owner}, the service dir by uid {dir_owner}: refusing as root"
+            );
+            return Err(ClientError::Io(
+                path,
+                io::Error::new(io::ErrorKind::PermissionDenied, why),
+            ));
         }
-        Err(e) => Err(ClientError::Io(ok, e)),
     }
+    Ok(f)
 }
 
 /// The service's status: yodawg's record, or runit's when only that exists.
@@ -63,13 +88,9 @@ pub fn read_status(service: &Path) -> Result<Status, ClientError> {
 
 /// Write command letters to `supervise/control`, in one write.
 pub fn send(service: &Path, letters: &[u8]) -> Result<(), ClientError> {
-    let control = supervise_dir(service).join(names::CONTROL);
-    let mut f = sys::open_fifo_writer(&control).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENXIO) | Some(libc::ENOENT) => ClientError::NotSupervised,
-        _ => ClientError::Io(control.clone(), e),
-    })?;
+    let mut f = open_fifo(service, names::CONTROL)?;
     f.write_all(letters)
-        .map_err(|e| ClientError::Io(control, e))
+        .map_err(|e| ClientError::Io(supervise_dir(service).join(names::CONTROL), e))
 }
 
 /// Is the `down` file there ("normally down")?

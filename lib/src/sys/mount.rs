@@ -3,8 +3,10 @@
 
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
+use std::ffi::OsStr;
 use std::io;
-use std::path::Path;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 fn err(what: &str, path: &Path, e: nix::Error) -> io::Error {
     io::Error::new(
@@ -97,14 +99,38 @@ pub fn remount_readonly(target: &Path) -> io::Result<()> {
         .map_err(|e| err("remounting read-only", target, e))
 }
 
-/// Unmount `target`; a busy one is detached instead (gone once unused).
+/// Unmount `target`, never through a symlink at its end; a busy one is
+/// detached instead (gone once unused).
 pub fn unmount(target: &Path) -> io::Result<()> {
-    match nix::mount::umount2(target, MntFlags::empty()) {
+    let nofollow = MntFlags::UMOUNT_NOFOLLOW;
+    match nix::mount::umount2(target, nofollow) {
         Ok(()) => Ok(()),
-        Err(nix::errno::Errno::EBUSY) => nix::mount::umount2(target, MntFlags::MNT_DETACH)
-            .map_err(|e| err("detaching", target, e)),
+        Err(nix::errno::Errno::EBUSY) => {
+            nix::mount::umount2(target, MntFlags::MNT_DETACH | nofollow)
+                .map_err(|e| err("detaching", target, e))
+        }
         Err(e) => Err(err("unmounting", target, e)),
     }
+}
+
+/// A mount target inside a dir a tenant can write: the dir `name` of
+/// `parent`, opened O_PATH without following a symlink there. Mount onto
+/// the returned `/proc/self/fd/N` path (it names that very dir) while the
+/// fd lives: mount(2) itself would follow a symlink the tenant planted.
+pub fn nofollow_target(parent: &Path, name: &OsStr) -> io::Result<(OwnedFd, PathBuf)> {
+    use nix::fcntl::{open, openat, OFlag};
+    use nix::sys::stat::Mode;
+    let dir = open(parent, OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| err("opening", parent, e))?;
+    // SAFETY: `open` returned a new fd that we now own.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = openat(Some(dir.as_raw_fd()), name, flags, Mode::empty())
+        .map_err(|e| err("opening without following a symlink", &parent.join(name), e))?;
+    // SAFETY: `openat` returned a new fd that we now own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    Ok((fd, path))
 }
 
 /// Make `new_root` the root, and detach the old one.

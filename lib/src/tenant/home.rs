@@ -170,30 +170,7 @@ pub fn mount(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Result<()> 
         ..Default::default()
     };
     for step in plan(host, t, &acct.home) {
-        let done = match &step {
-            HomeMount::Overlay {
-                lower,
-                upper,
-                work,
-                target,
-            } => sys::mount::mount_fs(
-                "overlay",
-                "overlay",
-                target,
-                attrs,
-                Some(&overlay_options(lower, upper, work)?),
-            ),
-            HomeMount::ReadOnlyBind { source, target } => sys::mount::bind(
-                source,
-                target,
-                Attrs {
-                    readonly: true,
-                    noexec: false,
-                    ..attrs
-                },
-                false,
-            ),
-        };
+        let done = mount_step(&step, &acct.home, attrs);
         if let Err(e) = done {
             let undo = unmount(&acct.home);
             return Err(match undo {
@@ -203,6 +180,41 @@ pub fn mount(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Result<()> 
         }
     }
     Ok(())
+}
+
+fn mount_step(step: &HomeMount, home: &Path, attrs: Attrs) -> io::Result<()> {
+    let target = match step {
+        HomeMount::Overlay { target, .. } | HomeMount::ReadOnlyBind { target, .. } => target,
+    };
+    // `~/services` and `~/libs` are inside the tenant's home, which the
+    // tenant writes: never follow a symlink it may have put there.
+    let (_held, target) = if target == home {
+        (None, target.clone())
+    } else {
+        let name = target.file_name().unwrap_or_default();
+        let (fd, path) = sys::mount::nofollow_target(home, name)?;
+        (Some(fd), path)
+    };
+    match step {
+        HomeMount::Overlay {
+            lower, upper, work, ..
+        } => sys::mount::mount_fs(
+            "overlay",
+            "overlay",
+            &target,
+            attrs,
+            Some(&overlay_options(lower, upper, work)?),
+        ),
+        HomeMount::ReadOnlyBind { source, .. } => sys::mount::bind(
+            source,
+            &target,
+            Attrs {
+                readonly: true,
+                ..attrs
+            },
+            false,
+        ),
+    }
 }
 
 /// Unmount `~/libs`, `~/services` and the home, those that are mounted.
