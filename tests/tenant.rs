@@ -626,9 +626,20 @@ fn a_symlink_in_the_home_never_redirects_roots_mounts() {
     let upper_libs = host.root.join("state").join(&name).join("home/upper/libs");
     let _ = std::fs::remove_dir(&upper_libs);
     std::os::unix::fs::symlink(&victim, &upper_libs).unwrap();
-    let (code, _, err) = run(Command::new(bin("yd-nsenter")).arg("--root").arg(&host.root).arg(&name));
+    let (code, _, err) = run(Command::new(bin("yd-nsenter"))
+        .arg("--root")
+        .arg(&host.root)
+        .arg(&name));
     assert_eq!(code, 111, "{err}");
     assert!(err.contains("without following a symlink"), "{err}");
-    assert_eq!(mounts_under(&victim), 0, "nothing mounted on the link's target");
-    assert_eq!(mounts_under(&home_of(&name)), 0, "the half-done home was undone");
+    assert_eq!(
+        mounts_under(&victim),
+        0,
+        "nothing mounted on the link's target"
+    );
+    assert_eq!(
+        mounts_under(&home_of(&name)),
+        0,
+        "the half-done home was undone"
+    );
 }

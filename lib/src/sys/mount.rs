@@ -81,22 +81,18 @@ pub fn bind(source: &Path, target: &Path, attrs: Attrs, recursive: bool) -> io::
     nix::mount::mount(Some(source), target, None::<&str>, flags, None::<&str>)
         .map_err(|e| err(&format!("binding {} on", source.display()), target, e))?;
     if attrs != Attrs::default() {
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | attrs.flags();
-        nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-            .map_err(|e| err("remounting", target, e))?;
+        remount(target, attrs)?;
     }
     Ok(())
 }
 
-/// Remount an existing mount read-only (keeping it a bind).
-pub fn remount_readonly(target: &Path) -> io::Result<()> {
-    let flags = MsFlags::MS_BIND
-        | MsFlags::MS_REMOUNT
-        | MsFlags::MS_RDONLY
-        | MsFlags::MS_NOSUID
-        | MsFlags::MS_NODEV;
+/// Give the bind mount at `target` these attributes. `target` must name
+/// the mount itself: through a `/proc/self/fd` path to the dir beneath it,
+/// the kernel would find no mount there (EINVAL).
+pub fn remount(target: &Path, attrs: Attrs) -> io::Result<()> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | attrs.flags();
     nix::mount::mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-        .map_err(|e| err("remounting read-only", target, e))
+        .map_err(|e| err("remounting", target, e))
 }
 
 /// Unmount `target`, never through a symlink at its end; a busy one is

@@ -183,15 +183,15 @@ pub fn mount(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Result<()> 
 }
 
 fn mount_step(step: &HomeMount, home: &Path, attrs: Attrs) -> io::Result<()> {
-    let target = match step {
+    let named = match step {
         HomeMount::Overlay { target, .. } | HomeMount::ReadOnlyBind { target, .. } => target,
     };
     // `~/services` and `~/libs` are inside the tenant's home, which the
     // tenant writes: never follow a symlink it may have put there.
-    let (_held, target) = if target == home {
-        (None, target.clone())
+    let (_held, target) = if named == home {
+        (None, named.clone())
     } else {
-        let name = target.file_name().unwrap_or_default();
+        let name = named.file_name().unwrap_or_default();
         let (fd, path) = sys::mount::nofollow_target(home, name)?;
         (Some(fd), path)
     };
@@ -205,15 +205,18 @@ fn mount_step(step: &HomeMount, home: &Path, attrs: Attrs) -> io::Result<()> {
             attrs,
             Some(&overlay_options(lower, upper, work)?),
         ),
-        HomeMount::ReadOnlyBind { source, .. } => sys::mount::bind(
-            source,
-            &target,
-            Attrs {
-                readonly: true,
-                ..attrs
-            },
-            false,
-        ),
+        HomeMount::ReadOnlyBind { source, .. } => {
+            // Bind through the checked fd, then remount by name: it is a
+            // mount point now, and the remount must name the mount itself.
+            sys::mount::bind(source, &target, Attrs::default(), false)?;
+            sys::mount::remount(
+                named,
+                Attrs {
+                    readonly: true,
+                    ..attrs
+                },
+            )
+        }
     }
 }
 

@@ -355,7 +355,7 @@ pub fn build(new_root: &Path, steps: &[Step]) -> io::Result<()> {
     }
     sys::mount::pivot_root(new_root)?;
     // The root's own dirs and links are done: nobody adds to them.
-    sys::mount::remount_readonly(Path::new("/"))
+    sys::mount::remount(Path::new("/"), SYSTEM)
 }
 
 fn apply(root: &Path, step: &Step) -> io::Result<()> {
