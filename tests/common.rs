@@ -21,6 +21,7 @@ pub fn bin(name: &str) -> PathBuf {
         "yd-envdir" => env!("CARGO_BIN_EXE_yd-envdir"),
         "yd-mkhome" => env!("CARGO_BIN_EXE_yd-mkhome"),
         "yd-nsenter" => env!("CARGO_BIN_EXE_yd-nsenter"),
+        "yd-pipe" => env!("CARGO_BIN_EXE_yd-pipe"),
         other => panic!("no program {other}"),
     })
 }

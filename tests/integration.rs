@@ -11,6 +11,7 @@ mod compat;
 mod config;
 mod docker;
 mod log;
+mod pipe;
 mod scan;
 mod supervise;
 mod svc;

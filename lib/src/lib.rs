@@ -11,6 +11,7 @@
 //! * [`tenant`]: users, overlay homes, namespaces: `yd-mkhome`, `yd-nsenter`.
 //! * [`sys`]: the only place with `unsafe` and raw process/fd syscalls.
 //! * [`client`]: what every client of a supervisor shares.
+//! * [`pipe`]: `yd-pipe`, unix-socket servers and bridges.
 //! * [`supervise`], [`scan`], [`svc`], [`svstat`], [`logger`]: the engines
 //!   behind `yd-supervise`, `yd-svscan`, `yd-svc`, `yd-svstat`/`yd-svok`, `yd-log`.
 
@@ -21,6 +22,7 @@ pub mod control;
 pub mod envdir;
 pub mod logger;
 pub mod names;
+pub mod pipe;
 pub mod scan;
 pub mod servicedir;
 pub mod statefile;

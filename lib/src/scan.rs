@@ -466,6 +466,7 @@ impl Scanner {
             program: &self.supervise_program,
             arg0: names::SUPERVISE_PROGRAM,
             args: &args,
+            env: &[],
             cwd: Path::new("."),
             stdin: None,
             stdout: None,

@@ -415,6 +415,7 @@ impl Slot {
             program: Path::new(&program),
             arg0: &program,
             args,
+            env: &[],
             cwd: &self.dir,
             stdin: dup(io.stdin)?,
             stdout: dup(io.stdout)?,

@@ -1,6 +1,7 @@
 //! The one place with `unsafe` and raw syscalls, split by kernel concern:
 //! processes, fds and signals here; [`mount`] (namespaces, mounts,
-//! pivot_root); [`creds`] (uids, groups, rlimits, sessions).
+//! pivot_root); [`creds`] (uids, groups, rlimits, sessions); [`net`]
+//! (sockets, pipes, splice).
 //!
 //! Policy (what to start, what to mount, which uid) lives in the engines;
 //! this module only knows how. Every fd it opens is close-on-exec, so
@@ -8,6 +9,7 @@
 
 pub mod creds;
 pub mod mount;
+pub mod net;
 
 use crate::status::ExitStatus;
 use nix::errno::Errno;
@@ -273,6 +275,8 @@ pub struct Spawn<'a> {
     /// What the child sees as its name (`./run`, as runsv passes it).
     pub arg0: &'a str,
     pub args: &'a [&'a OsStr],
+    /// Set in the child's environment, over what it inherits.
+    pub env: &'a [(&'a str, String)],
     pub cwd: &'a Path,
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
@@ -286,7 +290,10 @@ pub struct Spawn<'a> {
 /// Start a child; an exec failure comes back as this call's error.
 pub fn spawn(req: Spawn) -> io::Result<u32> {
     let mut cmd = Command::new(req.program);
-    cmd.arg0(req.arg0).args(req.args).current_dir(req.cwd);
+    cmd.arg0(req.arg0)
+        .args(req.args)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(req.cwd);
     if let Some(fd) = req.stdin {
         cmd.stdin(Stdio::from(fd));
     }

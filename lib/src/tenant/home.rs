@@ -61,6 +61,10 @@ pub fn prepare_state(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Res
         sys::make_owned_dir(&state.join(layer), "upper", 0o755, acct.uid, acct.gid)?;
     }
     sys::make_owned_dir(&state, "docker", 0o700, acct.uid, acct.gid)?;
+    // Its exports: sockets it alone writes, that every tenant may open
+    // (each export checks who connects).
+    mkdir(&host.exports(), 0o755)?;
+    sys::make_owned_dir(&host.exports(), t.as_str(), 0o755, acct.uid, acct.gid)?;
     let template = host.template();
     for name in top_level_dirs(&template)? {
         let mode = std::fs::metadata(template.join(&name))?.mode() & 0o7777;

@@ -127,6 +127,13 @@ pub fn remove(host: HostRoot, name: TenantName, purge: bool) -> Result<u8, Fatal
         Err(e) => return Err(fail("removing the home mount point", e)),
     }
     accounts::remove(&name).map_err(|e| fail("removing the user", e))?;
+    // Its exports go with it (only sockets: no data); a later tenant of the
+    // same name starts with none.
+    match std::fs::remove_dir_all(host.exports().join(name.as_str())) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail("removing its exports", e)),
+    }
     if purge {
         let state = host.state(&name);
         match std::fs::remove_dir_all(&state) {

@@ -134,6 +134,11 @@ impl HostRoot {
     pub fn config(&self) -> PathBuf {
         self.root.join("config")
     }
+    /// Every tenant's exports: `exports/NAME/PIPELINE` sockets, written by
+    /// tenant NAME, seen by every tenant at `~/imports` (docs/pipelines.md).
+    pub fn exports(&self) -> PathBuf {
+        self.root.join("exports")
+    }
     /// Per-tenant persistent state: overlay upper and work dirs.
     pub fn state(&self, t: &TenantName) -> PathBuf {
         self.root.join("state").join(t.as_str())

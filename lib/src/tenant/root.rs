@@ -16,7 +16,9 @@
 //! * its Docker's data at `/var/lib/docker`, from its state dir;
 //! * `/run/user/UID` (its `XDG_RUNTIME_DIR`), yodawg's programs at
 //!   `/run/yodawg/bin` and the host configs at `/run/yodawg/config`, both
-//!   read-only.
+//!   read-only;
+//! * every tenant's exports at `/run/yodawg/exports`, writable (file modes
+//!   keep each tenant to its own dir), not executable.
 
 use crate::sys;
 use crate::sys::mount::Attrs;
@@ -27,6 +29,8 @@ use std::path::{Path, PathBuf};
 /// Where yodawg's programs and the host configs appear in a tenant.
 pub const TENANT_BIN: &str = "/run/yodawg/bin";
 pub const TENANT_HOST_CONFIG: &str = "/run/yodawg/config";
+/// Every tenant's exports (`$ROOT/exports`); `~/imports` links here.
+pub const TENANT_EXPORTS: &str = "/run/yodawg/exports";
 
 /// What the plan is made from.
 pub struct RootSpec {
@@ -39,6 +43,8 @@ pub struct RootSpec {
     pub host_config: PathBuf,
     /// The tenant's Docker data dir in its state.
     pub docker_data: PathBuf,
+    /// `$ROOT/exports`.
+    pub exports: PathBuf,
 }
 
 /// Where the tenant's Docker keeps its data, inside the tenant.
@@ -315,6 +321,22 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
     }
 
     steps.push(Dir {
+        path: rel(Path::new(TENANT_EXPORTS)),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Bind {
+        source: spec.exports.clone(),
+        path: rel(Path::new(TENANT_EXPORTS)),
+        attrs: Attrs {
+            noexec: true,
+            ..SCRATCH
+        },
+        recursive: false,
+        file: false,
+    });
+
+    steps.push(Dir {
         path: rel(Path::new(TENANT_DOCKER_DATA)),
         mode: 0o755,
         owner: None,
@@ -440,6 +462,7 @@ mod tests {
             bin_dir: "/opt/yd/bin".into(),
             host_config: "/nonexistent".into(),
             docker_data: "/r/state/acme/docker".into(),
+            exports: "/r/exports".into(),
         }
     }
 
@@ -476,6 +499,7 @@ mod tests {
                     "/home/yd-acme",
                     "/dev/",
                     "/r/state/acme/docker",
+                    "/r/exports",
                 ];
                 assert!(
                     allowed
@@ -483,8 +507,13 @@ mod tests {
                         .any(|a| source.starts_with(a) || source.to_string_lossy().starts_with(a)),
                     "{s:?}"
                 );
+                if source == Path::new("/r/exports") {
+                    assert!(attrs.noexec && attrs.nosuid && attrs.nodev, "{s:?}");
+                }
                 if !attrs.readonly {
-                    let writable = ["/home/yd-acme", "/r/state/acme/docker"];
+                    // The exports dir is writable only where file modes let
+                    // a tenant write: its own subdir.
+                    let writable = ["/home/yd-acme", "/r/state/acme/docker", "/r/exports"];
                     assert!(
                         writable.iter().any(|w| source == Path::new(w))
                             || source.starts_with("/dev"),

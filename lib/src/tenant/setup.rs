@@ -209,6 +209,7 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
         (host.libs(), 0o755),
         (host.config(), 0o755),
         (host.root.join("state"), 0o711),
+        (host.exports(), 0o755),
         (host.tenant_definition(), 0o755),
     ] {
         std::fs::DirBuilder::new()
@@ -239,6 +240,14 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
                 kept += 1;
             }
         }
+    }
+    // ~/imports: what other tenants exported, seen through the exports dir
+    // every tenant has (a link, so nothing is mounted into the home).
+    let imports = host.template().join(crate::pipe::endpoint::IMPORTS);
+    match std::os::unix::fs::symlink(super::root::TENANT_EXPORTS, &imports) {
+        Ok(()) => written += 1,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => kept += 1,
+        Err(e) => return Err(fail(&imports, e)),
     }
     report.push(Check::Ok(format!(
         "{}: {written} files installed, {kept} already there and kept",

@@ -9,7 +9,7 @@
 //! unsupervised; when PID 1 dies, the kernel ends its whole namespace.
 
 use super::accounts::{self, Account};
-use super::root::{self, RootSpec, TENANT_BIN, TENANT_HOST_CONFIG};
+use super::root::{self, RootSpec, TENANT_BIN, TENANT_EXPORTS, TENANT_HOST_CONFIG};
 use super::{home, HostRoot, StateDirs, TenantName};
 use crate::cli::{Fatal, EXIT_SYSTEM, EXIT_USAGE};
 use crate::config::Layers;
@@ -23,7 +23,7 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A tenant known to the host: its name, where it lives, its user.
@@ -67,6 +67,10 @@ impl Tenant {
                 format!("/run/user/{}", a.uid).into(),
             ),
             ("YD_TENANT".into(), self.name.as_str().into()),
+            (
+                crate::pipe::exports::EXPORTS_ENV.into(),
+                Path::new(TENANT_EXPORTS).join(self.name.as_str()).into(),
+            ),
             ("YD_HOST_CONFIG".into(), TENANT_HOST_CONFIG.into()),
             (
                 "DOCKER_HOST".into(),
@@ -122,6 +126,7 @@ pub fn start(host: HostRoot, name: TenantName) -> Result<u8, Fatal> {
         bin_dir,
         host_config: tenant.host.config(),
         docker_data: StateDirs::of(&tenant.host.state(&tenant.name)).docker,
+        exports: tenant.host.exports(),
     };
     let steps = root::plan(&spec);
     let new_root = StateDirs::of(&tenant.host.state(&tenant.name)).root_mount;

@@ -1,0 +1,64 @@
+//! Cross-tenant exports: which peers may use a pipeline's export socket.
+//!
+//! A tenant exports its pipeline NAME by running it with `yd-pipe -x DIR`
+//! (DIR is usually `exports` in the pipeline's dir) and putting there one
+//! empty file per consumer: a tenant's name, or `host`. `yd-pipe` then also
+//! listens at `$YD_EXPORTS/NAME` (`$ROOT/exports/TENANT/NAME` on the host,
+//! `~/imports/TENANT/NAME` in every tenant), a socket anyone may open but
+//! where the kernel's word on the peer (SO_PEERCRED) decides: a connection
+//! from a uid not listed is closed at once. The list is read at each
+//! connection, so adding or removing a file takes effect immediately.
+
+use crate::tenant::{accounts, TenantName};
+use std::path::{Path, PathBuf};
+
+/// The consumer name that stands for the host (root).
+pub const HOST: &str = "host";
+/// The environment variable naming the dir where a tenant's exports live.
+pub const EXPORTS_ENV: &str = "YD_EXPORTS";
+
+pub struct Exports {
+    /// The dir of consumer files.
+    consumers: PathBuf,
+}
+
+impl Exports {
+    pub fn new(consumers: &Path) -> Exports {
+        Exports {
+            consumers: consumers.into(),
+        }
+    }
+
+    /// Whether the peer with `uid` is listed now. A name that is no tenant
+    /// (or no longer one) admits nobody.
+    pub fn admits(&self, uid: u32) -> bool {
+        let Ok(entries) = std::fs::read_dir(&self.consumers) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            match name.to_str() {
+                Some(HOST) => uid == 0,
+                Some(n) => consumer_uid(n) == Some(uid),
+                None => false,
+            }
+        })
+    }
+
+    /// The entries that name no one, for a warning at startup.
+    pub fn unknown_consumers(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.consumers) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n != HOST && consumer_uid(n).is_none())
+            .collect()
+    }
+}
+
+fn consumer_uid(name: &str) -> Option<u32> {
+    let tenant = TenantName::parse(name).ok()?;
+    accounts::lookup(&tenant.user()).ok()?.map(|a| a.uid)
+}

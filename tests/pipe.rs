@@ -1,0 +1,350 @@
+//! yd-pipe: real sockets, real peers (socat, a TCP listener, programs per
+//! connection), under yd-supervise as a pipeline runs in a tenant.
+
+use crate::common::*;
+use nix::sys::signal::Signal;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const S: Duration = Duration::from_secs(1);
+
+/// A pipeline dir `pipelines/NAME` under the sandbox, whose HOME is the
+/// sandbox, running `yd-pipe ARGS`, supervised; its socket once it listens.
+fn pipeline(sb: &mut Sandbox, name: &str, args: &str) -> (PathBuf, PathBuf) {
+    let dir = sb.service(
+        &format!("pipelines/{name}"),
+        &format!(
+            "HOME={home} exec {pipe} {args}",
+            home = sb.root.display(),
+            pipe = bin("yd-pipe").display()
+        ),
+    );
+    sb.supervise(&dir);
+    let socket = dir.join("socket");
+    wait_for("the pipeline to listen", 5 * S, || {
+        UnixStream::connect(&socket).is_ok()
+    });
+    (dir, socket)
+}
+
+/// Send `request`, close our write side, read the whole reply.
+fn exchange(socket: &Path, request: &[u8]) -> Vec<u8> {
+    let mut c = UnixStream::connect(socket).unwrap();
+    c.set_read_timeout(Some(10 * S)).unwrap();
+    c.write_all(request).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    c.read_to_end(&mut reply).unwrap();
+    reply
+}
+
+/// The connection is closed on us with nothing said (a reset, if the
+/// pipeline had not read what we sent).
+fn assert_refused(socket: &Path) {
+    let mut c = UnixStream::connect(socket).unwrap();
+    c.set_read_timeout(Some(10 * S)).unwrap();
+    let _ = c.write_all(b"anyone?");
+    let mut got = Vec::new();
+    match c.read_to_end(&mut got) {
+        Ok(_) => assert!(got.is_empty(), "got {got:?}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+}
+
+/// Serve every connection of `listener` on its own thread with `serve`.
+fn serve_unix(listener: UnixListener, serve: fn(UnixStream)) {
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(c));
+        }
+    });
+}
+
+/// Read everything, then answer with its length and 1 MiB after it: a
+/// reply that only comes after the client's end of file.
+fn answer_after_eof(mut c: UnixStream) {
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    let _ = c.write_all(format!("{}\n", got.len()).as_bytes());
+    let _ = c.write_all(&vec![b'z'; 1 << 20]);
+}
+
+/// A 64-bit checksum of a stream, word by word (fast enough unoptimised).
+#[derive(Default, PartialEq, Debug, Clone, Copy)]
+struct Sum {
+    hash: u64,
+    len: u64,
+}
+
+impl Sum {
+    fn add(&mut self, bytes: &[u8]) {
+        // Streams are cut in 8-byte multiples on the sending side; the
+        // receiver may see any split, so it buffers (see `SumReader`).
+        for w in bytes.chunks_exact(8) {
+            let w = u64::from_le_bytes(w.try_into().unwrap());
+            self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        self.len += bytes.len() as u64;
+    }
+}
+
+/// Read a stream to its end and checksum it, whatever its reads' sizes.
+fn sum_of(mut r: impl Read) -> Sum {
+    let mut sum = Sum::default();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut held = 0;
+    loop {
+        let n = r.read(&mut buf[held..]).unwrap();
+        if n == 0 {
+            break;
+        }
+        held += n;
+        let whole = held / 8 * 8;
+        sum.add(&buf[..whole]);
+        buf.copy_within(whole..held, 0);
+        held -= whole;
+    }
+    assert_eq!(held, 0, "the stream is 8-byte words");
+    sum
+}
+
+#[test]
+fn bridges_to_a_service_socket_and_is_back_after_kill_9() {
+    let mut sb = Sandbox::new("pipesvc");
+    // The service: socat (the peer) serving its socket with tr.
+    let service = sb.service(
+        "services/upper",
+        "exec socat UNIX-LISTEN:socket,fork SYSTEM:'tr a-z A-Z'",
+    );
+    sb.supervise(&service);
+    let (dir, socket) = pipeline(&mut sb, "upper", "socket service:upper");
+    assert_eq!(exchange(&socket, b"hello pipe"), b"HELLO PIPE");
+
+    let old = status(&dir).pid;
+    signal(old, Signal::SIGKILL);
+    wait_new_pid(&dir, old, 5 * S);
+    wait_for("the pipeline to listen again", 5 * S, || {
+        UnixStream::connect(&socket).is_ok()
+    });
+    assert_eq!(exchange(&socket, b"again"), b"AGAIN");
+}
+
+#[test]
+fn half_close_the_reply_comes_after_the_clients_end_of_file() {
+    let mut sb = Sandbox::new("pipehalf");
+    let target = sb.path("target");
+    serve_unix(UnixListener::bind(&target).unwrap(), answer_after_eof);
+    let (_, socket) = pipeline(
+        &mut sb,
+        "half",
+        &format!("socket unix:{}", target.display()),
+    );
+    let reply = exchange(&socket, &[b'a'; 300_000]);
+    assert_eq!(&reply[..7], b"300000\n");
+    assert_eq!(
+        reply.len(),
+        7 + (1 << 20),
+        "the whole reply after our shutdown"
+    );
+}
+
+#[test]
+fn bridges_to_tcp_and_a_missing_target_fails_only_that_connection() {
+    let mut sb = Sandbox::new("pipetcp");
+    // A port nobody listens on, for now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (dir, socket) = pipeline(&mut sb, "tcp", &format!("socket tcp:127.0.0.1:{port}"));
+    let pid = status(&dir).pid;
+    for _ in 0..5 {
+        assert_refused(&socket);
+    }
+    std::thread::sleep(S / 2);
+    assert_eq!(status(&dir).pid, pid, "the pipeline did not die");
+    assert!(is_up(&dir));
+
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().flatten() {
+            let mut got = Vec::new();
+            c.read_to_end(&mut got).unwrap();
+            got.reverse();
+            c.write_all(&got).unwrap();
+        }
+    });
+    assert_eq!(exchange(&socket, b"stressed"), b"desserts");
+}
+
+#[test]
+fn a_gib_through_a_bridge_arrives_whole() {
+    let mut sb = Sandbox::new("pipegib");
+    let target = sb.path("sink");
+    // The far end checksums what it got and says so after our end of file.
+    serve_unix(UnixListener::bind(&target).unwrap(), |mut c| {
+        let sum = sum_of(&mut c);
+        let _ = c.write_all(format!("{} {}\n", sum.len, sum.hash).as_bytes());
+    });
+    let (_, socket) = pipeline(&mut sb, "gib", &format!("socket unix:{}", target.display()));
+
+    let mut c = UnixStream::connect(&socket).unwrap();
+    let mut sent = Sum::default();
+    let mut block = vec![0u8; 1 << 20];
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    for _ in 0..1024 {
+        for w in block.chunks_exact_mut(8) {
+            // xorshift: data no layer could compress or fake.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.copy_from_slice(&x.to_le_bytes());
+        }
+        sent.add(&block);
+        c.write_all(&block).unwrap();
+    }
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    c.set_read_timeout(Some(60 * S)).unwrap();
+    c.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, format!("{} {}\n", 1u64 << 30, sent.hash));
+}
+
+#[test]
+fn two_hundred_concurrent_connections_each_get_their_own_reply() {
+    const N: usize = 200;
+    const REPLY: usize = 64 * 1024;
+    let mut sb = Sandbox::new("pipemany");
+    let target = sb.path("target");
+    // Each connection says who it is; the reply is made from that alone.
+    serve_unix(UnixListener::bind(&target).unwrap(), |mut c| {
+        let mut id = [0u8; 4];
+        c.read_exact(&mut id).unwrap();
+        let n = u32::from_le_bytes(id);
+        let _ = c.write_all(&reply_for(n, REPLY));
+    });
+    let (_, socket) = pipeline(
+        &mut sb,
+        "many",
+        &format!("socket unix:{}", target.display()),
+    );
+    // All open at once before any speaks.
+    let mut conns: Vec<UnixStream> = (0..N)
+        .map(|_| UnixStream::connect(&socket).unwrap())
+        .collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(&(i as u32).to_le_bytes()).unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.set_read_timeout(Some(30 * S)).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert!(
+            got == reply_for(i as u32, REPLY),
+            "connection {i}: a wrong reply ({} bytes)",
+            got.len()
+        );
+    }
+}
+
+fn reply_for(n: u32, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (n as usize * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn exec_serves_each_connection_with_the_peers_credentials() {
+    let mut sb = Sandbox::new("pipeexec");
+    let (_, socket) = pipeline(
+        &mut sb,
+        "who",
+        "socket exec sh -c 'read line; echo \"$line uid=$YD_PEER_UID ipc=$IPCREMOTEEUID proto=$PROTO pid=$YD_PEER_PID\"'",
+    );
+    let mine = String::from_utf8(exchange(&socket, b"one\n")).unwrap();
+    assert!(mine.starts_with("one uid=0 ipc=0 proto=IPC pid="), "{mine}");
+    // Another user: the socket is the owner's only, so open it up here.
+    std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let (code, out, err) = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["sh", "-c"])
+        .arg(format!(
+            "echo two | socat - UNIX-CONNECT:{}",
+            socket.display()
+        )));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("two uid=65534 ipc=65534 proto=IPC pid="),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_pipelines_socket_is_its_owners_only() {
+    let mut sb = Sandbox::new("pipemode");
+    let (_, socket) = pipeline(&mut sb, "private", "socket exec echo hi");
+    let mode = std::fs::metadata(&socket).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let (code, _, err) = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg("socat")
+        .arg("-")
+        .arg(format!("UNIX-CONNECT:{}", socket.display())));
+    assert_ne!(code, 0);
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let sb = Sandbox::new("pipebad");
+    let s = sb.path("s");
+    let yd_pipe = |args: &[&str]| {
+        run(Command::new(bin("yd-pipe"))
+            .env("HOME", &sb.root)
+            .env_remove("YD_EXPORTS")
+            .args(args))
+    };
+    let s = s.to_str().unwrap();
+    for (args, says) in [
+        (vec![s, "ftp:x"], "unknown target"),
+        (vec![s, "tcp:example.org:80"], "tcp:IP:PORT"),
+        (vec![s, "pipeline:../etc"], "pipeline name"),
+        (vec![s, "service:a/b"], "service name"),
+        (vec![s, "import:x/.."], "pipeline name"),
+        (vec![s, "exec"], "no program"),
+        (vec![s], "usage"),
+        (vec!["-x", "exports", s, "exec", "true"], "YD_EXPORTS"),
+    ] {
+        let (code, out, err) = yd_pipe(&args);
+        assert_eq!(code, 100, "{args:?}: {out}{err}");
+        assert!(
+            err.starts_with("yd-pipe: fatal: ") && err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    // Something that is not a socket is never replaced.
+    std::fs::write(s, "precious").unwrap();
+    let (code, _, err) = yd_pipe(&[s, "exec", "true"]);
+    assert_eq!(code, 111, "{err}");
+    assert!(err.contains("not a socket"), "{err}");
+    assert_eq!(read(Path::new(s)), "precious");
+
+    // A user's pipeline listens inside its home only.
+    let home = sb.path("home");
+    std::fs::create_dir(&home).unwrap();
+    nix::unistd::chown(&home, Some(65534.into()), Some(65534.into())).unwrap();
+    let (code, _, err) = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .env("HOME", &home)
+        .arg(bin("yd-pipe"))
+        .args(["/tmp/yd-pipe-outside", "exec", "true"]));
+    assert_eq!(code, 100, "{err}");
+    assert!(err.contains("outside the tenant's home"), "{err}");
+    assert!(!Path::new("/tmp/yd-pipe-outside").exists());
+}
