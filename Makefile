@@ -3,11 +3,11 @@
 
 PREFIX   ?= /usr/local
 CARGO    ?= cargo
-PROGRAMS := yd-supervise yd-svscan yd-svc yd-svstat yd-svok yd-log yd-envdir
-# Test and benchmark peers (runit, daemontools, s6), what tests use, and
+PROGRAMS := yd-supervise yd-svscan yd-svc yd-svstat yd-svok yd-log yd-envdir yd-pipe
+# Test and benchmark peers (runit, daemontools, s6, socat), what tests use, and
 # each tenant's rootless Docker stack.
 DEBS     := runit daemontools s6 util-linux procps dash busybox-static uidmap \
-            docker.io rootlesskit slirp4netns iptables
+            socat docker.io rootlesskit slirp4netns iptables
 DEMO_DIR ?= /tmp/yodawg-demo
 
 .PHONY: all build deps test demo demo-stop bench install clean

@@ -2,6 +2,7 @@
 //! connection), under yd-supervise as a pipeline runs in a tenant.
 
 use crate::common::*;
+use crate::tenant::{home_of, uid_of, Host};
 use nix::sys::signal::Signal;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
@@ -347,4 +348,82 @@ fn bad_input_gets_one_clear_line() {
     assert_eq!(code, 100, "{err}");
     assert!(err.contains("outside the tenant's home"), "{err}");
     assert!(!Path::new("/tmp/yd-pipe-outside").exists());
+}
+
+/// Write a pipeline dir in a tenant's home, as the tenant (run last, by
+/// rename, so the sub-scanner never sees a half-written one).
+fn tenant_pipeline(host: &Host, tenant: &str, name: &str, run: &str, consumers: &[&str]) {
+    let script = format!(
+        "set -e; d=~/pipelines/{name}; mkdir -p $d/exports; cd $d; \
+         for c in {consumers}; do touch exports/$c; done; \
+         printf '#!/bin/sh\\nexec %s\\n' '{run}' > .run; chmod +x .run; mv .run run",
+        consumers = consumers.join(" ")
+    );
+    let (code, out, err) = host.join(tenant, &script);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn an_export_reaches_the_named_tenant_only() {
+    let mut host = Host::new("pipeexport");
+    let (a, b, c) = (host.name('e'), host.name('f'), host.name('g'));
+    for t in [&a, &b, &c] {
+        host.mkhome(t);
+    }
+    host.start_scanner();
+    for t in [&a, &b, &c] {
+        host.wait_up(t);
+    }
+    // a serves "hello UID" and exports it to b only.
+    tenant_pipeline(
+        &host,
+        &a,
+        "hello",
+        "yd-pipe -x exports socket exec sh -c \"echo hello \\$YD_PEER_UID\"",
+        &[&b],
+    );
+    let ask = |t: &str, path: &str| {
+        let (_, out, _) = host.join(t, &format!("socat -t 5 - UNIX-CONNECT:{path} </dev/null"));
+        out
+    };
+    let imported = format!("$HOME/imports/{a}/hello");
+    let uid_b = uid_of(&b).unwrap();
+    wait_for("b to reach a's export", 10 * S, || {
+        ask(&b, &imported) == format!("hello {uid_b}\n")
+    });
+    // The third tenant finds the socket too, and is turned away.
+    let (_, out, _) = host.join(&c, &format!("test -S {imported} && echo there"));
+    assert_eq!(out, "there\n");
+    assert_eq!(ask(&c, &imported), "", "c is no consumer");
+    assert_eq!(
+        ask(
+            &c,
+            &format!("{}/pipelines/hello/socket", home_of(&a).display())
+        ),
+        ""
+    );
+
+    // b bridges to it by name: the bridge runs as b, so it is b who asks.
+    tenant_pipeline(
+        &host,
+        &b,
+        "froma",
+        &format!("yd-pipe socket import:{a}/hello"),
+        &[],
+    );
+    wait_for("b's bridge to a", 10 * S, || {
+        ask(&b, "$HOME/pipelines/froma/socket") == format!("hello {uid_b}\n")
+    });
+
+    // The host sees every export at $ROOT/exports; root is a consumer only
+    // when named, and the list is read at each connection.
+    let on_host = host.root.join("exports").join(&a).join("hello");
+    let from_host = || exchange(&on_host, b"");
+    assert_eq!(from_host(), b"", "the host is no consumer yet");
+    let (code, _, err) = host.join(&a, "touch ~/pipelines/hello/exports/host");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(from_host(), b"hello 0\n");
+    let (code, _, err) = host.join(&a, &format!("rm ~/pipelines/hello/exports/{b}"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ask(&b, &imported), "", "b's export was taken back");
 }
