@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+import bridges  # bench/bridges.py: yd-pipe against socat
+
 SERVICES = 200
 
 
@@ -532,7 +534,7 @@ def report(results, better_low):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="target/release", help="dir with the yodawg programs")
-    ap.add_argument("--only", choices=["supervision", "log", "config", "tenants", "docker"], help="run one group")
+    ap.add_argument("--only", choices=["supervision", "log", "config", "tenants", "docker", "pipes"], help="run one group")
     args = ap.parse_args()
     run = lambda group: args.only in (None, group)
     bin_dir = os.path.abspath(args.bin)
@@ -572,6 +574,11 @@ def main():
             docker = bench_docker(bin_dir, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if run("pipes"):
+        # Its own report: a stream benchmark against socat, not supervisors.
+        bridges.run(bin_dir)
+    if args.only == "pipes":
+        return
     report(results, better_low=lambda m: "per second" not in m)
     print("\nrunit's columns are runsvdir/runsv/svlogd; s6's are s6-svscan/s6-supervise/s6-log/s6-envdir.")
     print("runsv has no readiness: its 'with readiness' row is the same service without it.")

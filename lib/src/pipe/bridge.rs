@@ -15,7 +15,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 /// What a pipe holds by default (pipe(7)).
 const DEFAULT_PIPE: usize = 64 * 1024;
 /// A direction that fills its pipe is a bulk transfer: grow the pipe to
-/// this, so each splice moves more (pipe-max-size's default).
+/// this, so each splice moves more (pipe-max-size's default). Connections
+/// that never fill one keep the default and cost less of the user's pipe
+/// budget (pipe(7): pipe-user-pages-soft).
 pub const GROWN_PIPE: usize = 1024 * 1024;
 
 /// One direction: `src` → pipe → `dst`.
@@ -52,15 +54,16 @@ impl Flow {
         while !self.done {
             let mut moved = false;
             if !self.eof {
-                if self.may_grow && self.buffered >= DEFAULT_PIPE {
-                    self.may_grow = false;
-                    let _ = net::resize_pipe(&self.pipe_w, GROWN_PIPE);
-                }
                 match net::splice(src, self.pipe_w.as_raw_fd(), GROWN_PIPE) {
                     Ok(Some(0)) => self.eof = true,
                     Ok(Some(n)) => {
                         self.buffered += n;
                         moved = true;
+                        // One read filled a default pipe: a bulk transfer.
+                        if self.may_grow && self.buffered >= DEFAULT_PIPE {
+                            self.may_grow = false;
+                            let _ = net::resize_pipe(&self.pipe_w, GROWN_PIPE);
+                        }
                     }
                     Ok(None) => {}
                     // The writer vanished: whatever it sent is all there is.

@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""yd-pipe against socat, and against the direct socket, in the same run.
+
+    python3 bench/bench.py --only pipes     (or: python3 bench/bridges.py --bin target/release)
+
+Streams: a source writes N bytes in 1 MiB sends, shuts its write side, and
+waits for the sink to close (which the sink does after reading everything);
+the time is the source's, from connect to that close. Every path is tried
+three times, the best kept. CPU is the bridge process's own (user + system,
+from wait4 when it exits).
+"""
+
+import argparse
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+GIB = 1 << 30
+BLOCK = 1 << 20
+SELF = os.path.abspath(__file__)
+
+
+# -- the roles the benchmark starts as separate processes ---------------------
+
+def connect(addr):
+    if addr.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(addr[5:])
+    else:
+        host, port = addr[4:].rsplit(":", 1)
+        s = socket.socket(socket.AF_INET)
+        s.connect((host, int(port)))
+    return s
+
+
+def listen(addr):
+    if addr.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(addr[5:])
+    else:
+        host, port = addr[4:].rsplit(":", 1)
+        s = socket.socket(socket.AF_INET)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, int(port)))
+    s.listen(1024)
+    return s
+
+
+def role_sink(addr):
+    """Read one connection to its end, then close it."""
+    ls = listen(addr)
+    print("ready", flush=True)
+    c, _ = ls.accept()
+    buf = memoryview(bytearray(BLOCK))
+    n = 0
+    while True:
+        k = c.recv_into(buf)
+        if not k:
+            break
+        n += k
+    c.close()
+    print(n, flush=True)
+
+
+def role_source(addr, total):
+    block = os.urandom(BLOCK)
+    t = time.perf_counter()
+    s = connect(addr)
+    sent = 0
+    while sent < total:
+        s.sendall(block)
+        sent += BLOCK
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    print(time.perf_counter() - t, flush=True)
+
+
+def role_echo(addr):
+    """Answer each connection's 1 KiB with 1 KiB, then close: one thread,
+    non-blocking, so the target is never what limits the rate."""
+    ls = listen(addr)
+    ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
+    got = {}
+    print("ready", flush=True)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is ls:
+                while True:
+                    try:
+                        c, _ = ls.accept()
+                    except BlockingIOError:
+                        break
+                    c.setblocking(False)
+                    got[c] = 0
+                    sel.register(c, selectors.EVENT_READ)
+                continue
+            c = key.fileobj
+            try:
+                data = c.recv(4096)
+            except (BlockingIOError, ConnectionError):
+                data = b""
+            got[c] += len(data)
+            if got[c] >= 1024 or not data:
+                if data:
+                    try:
+                        c.send(b"y" * 1024)
+                    except OSError:
+                        pass
+                sel.unregister(c)
+                del got[c]
+                c.close()
+
+
+def role_short(addr, seconds):
+    """Connections one after another: connect, 1 KiB each way, close."""
+    out = b"x" * 1024
+    n = 0
+    t = time.perf_counter()
+    end = t + seconds
+    while time.perf_counter() < end:
+        s = connect(addr)
+        s.sendall(out)
+        got = 0
+        while got < 1024:
+            k = len(s.recv(4096))
+            if not k:
+                raise SystemExit("short: the reply was cut")
+            got += k
+        s.close()
+        n += 1
+    print(n / (time.perf_counter() - t), flush=True)
+
+
+# -- the benchmark ------------------------------------------------------------
+
+def spawn(*args):
+    return subprocess.Popen([sys.executable, SELF, "--role", *map(str, args)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def wait_socket(path, timeout=10.0):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        if time.time() > deadline:
+            raise SystemExit(f"bench: {path} never appeared")
+        time.sleep(0.005)
+
+
+def stop(proc):
+    """SIGTERM and reap: the process's own CPU seconds."""
+    # Not Popen.poll(): it would reap the process and lose its rusage. A
+    # process that already exited is a zombie until wait4: kill is harmless.
+    os.kill(proc.pid, signal.SIGTERM)
+    _, _, ru = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return ru.ru_utime + ru.ru_stime
+
+
+def bridges(bin_dir, listen_path, target):
+    """Each bridge under test: (name, argv). socat listens without `fork`
+    for streams (one connection, served by the listening process itself)."""
+    socat_target = "UNIX-CONNECT:" + target[5:] if target.startswith("unix:") \
+        else "TCP:" + target[4:]
+    return [
+        ("yd-pipe", [f"{bin_dir}/yd-pipe", listen_path, target]),
+        ("socat", ["socat", f"UNIX-LISTEN:{listen_path}", socat_target]),
+        ("socat -b 262144", ["socat", "-b", "262144", f"UNIX-LISTEN:{listen_path}", socat_target]),
+    ]
+
+
+def stream(root, bin_dir, kind, total, tries=3):
+    """Best GB/s and bridge CPU s/GB for each way of moving `total` bytes."""
+    results = {}
+    port = free_port()
+    target = f"unix:{root}/sink" if kind == "unix" else f"tcp:127.0.0.1:{port}"
+    ways = [("direct", None)] + bridges(bin_dir, f"{root}/bridge", target)
+    for name, argv in ways:
+        best_rate, best_cpu = 0.0, None
+        for _ in range(tries):
+            for p in [f"{root}/sink", f"{root}/bridge"]:
+                if os.path.exists(p):
+                    os.unlink(p)
+            sink = spawn("sink", target)
+            sink.stdout.readline()
+            bridge = None
+            entry = target
+            if argv:
+                bridge = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+                wait_socket(f"{root}/bridge")
+                entry = f"unix:{root}/bridge"
+            source = spawn("source", entry, total)
+            seconds = float(source.stdout.readline())
+            source.wait()
+            got = int(sink.stdout.readline())
+            sink.wait()
+            if got != total:
+                raise SystemExit(f"bench: {name}: {got} bytes arrived of {total}")
+            cpu = stop(bridge) if bridge else None
+            rate = total / seconds / 1e9
+            if rate > best_rate:
+                best_rate, best_cpu = rate, cpu
+        results[name] = (best_rate, best_cpu / (total / 1e9) if best_cpu is not None else None)
+    return results
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def short_connections(root, bin_dir, seconds=5.0):
+    target = f"unix:{root}/echo"
+    echo = spawn("echo", target)
+    echo.stdout.readline()
+    rates = {}
+    ways = [
+        ("yd-pipe", [f"{bin_dir}/yd-pipe", f"{root}/short", target]),
+        ("socat", ["socat", f"UNIX-LISTEN:{root}/short,fork", f"UNIX-CONNECT:{root}/echo"]),
+    ]
+    for name, argv in ways:
+        if os.path.exists(f"{root}/short"):
+            os.unlink(f"{root}/short")
+        bridge = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+        wait_socket(f"{root}/short")
+        client = spawn("short", f"unix:{root}/short", seconds)
+        rates[name] = float(client.stdout.readline())
+        client.wait()
+        stop(bridge)
+    stop(echo)
+    return rates
+
+
+def memory_kib(pid):
+    """(private dirty, PSS): what one more instance costs (its text is
+    shared with the other instances), and its share of everything."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    kib = lambda k: int(fields.get(k, "0 kB").split()[0])
+    return kib("Private_Dirty"), kib("Pss")
+
+
+def idle_memory(root, bin_dir):
+    out = {}
+    ways = [
+        ("yd-pipe", [f"{bin_dir}/yd-pipe", f"{root}/idle", "unix:/nonexistent"]),
+        ("socat", ["socat", f"UNIX-LISTEN:{root}/idle,fork", "UNIX-CONNECT:/nonexistent"]),
+    ]
+    for name, argv in ways:
+        if os.path.exists(f"{root}/idle"):
+            os.unlink(f"{root}/idle")
+        p = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+        wait_socket(f"{root}/idle")
+        subprocess.run(["sync"])
+        time.sleep(0.2)
+        out[name] = memory_kib(p.pid)
+        stop(p)
+    return out
+
+
+def run(bin_dir, total=4 * GIB):
+    if not shutil.which("socat"):
+        raise SystemExit("bench: socat missing (make deps)")
+    root = tempfile.mkdtemp(prefix="yd-bench-pipes-")
+    try:
+        print(f"bench: pipes: {total >> 30} GiB streams, unix→unix then unix→tcp...", file=sys.stderr)
+        unix = stream(root, bin_dir, "unix", total)
+        tcp = stream(root, bin_dir, "tcp", total)
+        print("bench: pipes: short connections, idle memory...", file=sys.stderr)
+        short = short_connections(root, bin_dir)
+        idle = idle_memory(root, bin_dir)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(f"\nyd-pipe against socat: {total >> 30} GiB streams (best of 3), bridge CPU from wait4")
+    for kind, res in [("unix→unix", unix), ("unix→tcp", tcp)]:
+        direct = res["direct"][0]
+        print(f"  {kind}")
+        for name, (rate, cpu) in res.items():
+            cpu_s = f"{cpu:6.3f} CPU s/GB" if cpu is not None else " " * 15
+            print(f"    {name:18} {rate:6.2f} GB/s  {cpu_s}  {rate / direct:5.2f} of direct")
+        y, best = res["yd-pipe"][0], res["socat -b 262144"][0]
+        print(f"    yd-pipe / socat's best: {y / best:.2f} (target: at least 1.5); "
+              f"of direct: {y / direct:.2f} (target: at least 0.70)")
+        print(f"    CPU per GB, socat / yd-pipe: default {res['socat'][1] / res['yd-pipe'][1]:.1f}x, "
+              f"-b 262144 {res['socat -b 262144'][1] / res['yd-pipe'][1]:.1f}x")
+    print(f"  short connections per second (connect, 1 KiB each way, close; one client)")
+    print(f"    yd-pipe {short['yd-pipe']:9.0f}   socat (fork) {short['socat']:9.0f}   "
+          f"ratio {short['yd-pipe'] / short['socat']:.2f} (target: at least 1)")
+    (yp, ypss), (sp, spss) = idle["yd-pipe"], idle["socat"]
+    print(f"  idle listener: private dirty KiB yd-pipe {yp}  socat {sp}  ratio {yp / sp:.2f}; "
+          f"PSS KiB {ypss} / {spss}  ratio {ypss / spss:.2f} (target: lower)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="target/release")
+    ap.add_argument("--gib", type=int, default=4)
+    ap.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.role:
+        role, *rest = args.role
+        {"sink": lambda: role_sink(rest[0]),
+         "source": lambda: role_source(rest[0], int(rest[1])),
+         "echo": lambda: role_echo(rest[0]),
+         "short": lambda: role_short(rest[0], float(rest[1]))}[role]()
+        return
+    run(os.path.abspath(args.bin), args.gib * GIB)
+
+
+if __name__ == "__main__":
+    main()
