@@ -35,7 +35,7 @@ test: deps
 	$(CARGO) test --locked
 
 # The main job on a default local setup (as root): a host scanner over a demo
-# tenant that runs the example services, the tree shown. `make demo-stop`
+# tenant that enables the shipped services (web: a container reached through a pipeline), the tree shown. `make demo-stop`
 # takes it all down and removes the tenant.
 demo: deps build
 	@DEMO_DIR=$(DEMO_DIR) BIN=$(CURDIR)/target/release sh examples/demo.sh
@@ -43,7 +43,7 @@ demo: deps build
 demo-stop:
 	@DEMO_DIR=$(DEMO_DIR) BIN=$(CURDIR)/target/release sh examples/demo.sh stop
 
-# Speed and memory against runsv/runsvdir, s6-supervise/s6-svscan, s6-log, svlogd.
+# Speed and memory against runsv/runsvdir, s6-supervise/s6-svscan, s6-log, svlogd, socat.
 bench: deps build
 	python3 bench/bench.py --bin $(CURDIR)/target/release
 

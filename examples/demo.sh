@@ -1,7 +1,8 @@
 #!/bin/sh
 # The demo behind `make demo` (as root): a host scanner over a demo tenant
-# that runs the example services and, in its own rootless Docker, a
-# container; left running, its tree shown.
+# that enables the shipped host services (hello; web, a container in its
+# own rootless Docker) and reaches web through a pipeline; left running,
+# its tree shown.
 # `make demo-stop` takes it all down and removes the tenant.
 set -eu
 : "${DEMO_DIR:?}" "${BIN:?}"
@@ -45,31 +46,32 @@ until yd-svok "$home/services" 2>/dev/null && yd-svok "$home/pipelines" 2>/dev/n
 	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the tenant did not start" >&2; cat "$DEMO_DIR/scanner.out" >&2; exit 1; }
 	sleep 0.1
 done
-echo "== the example services, copied into the tenant's ~/services through --join"
-tar -C "$here" -cf - greeter counter | join tar -C "$home/services" -xf -
-# Services are down until the tenant enables them: yd-svc -U removes their
-# down marker (so they stay enabled across restarts) and starts them.
+echo "== the host's services, in every tenant and down until enabled: $(ls "$YD_ROOT/services" | tr '\n' ' ')"
 i=0
-until yd-svok "$home/services/greeter" 2>/dev/null && yd-svok "$home/services/counter" 2>/dev/null; do
+until yd-svok "$home/services/web" 2>/dev/null && yd-svok "$home/services/hello" 2>/dev/null; do
 	i=$((i + 1)); [ $i -lt 100 ] || { echo "demo: the services are not supervised" >&2; exit 1; }
 	sleep 0.1
 done
-echo "== enabling them: yd-svc -U ~/services/greeter ~/services/counter"
-join yd-svc -wU -T 10000 -U "$home/services/greeter" "$home/services/counter"
-echo "== the tenant's own rootless Docker: an image made here from busybox-static, a container"
+echo "== the tenant enables them: yd-svc -U ~/services/hello ~/services/web"
 join yd-svc -wU -T 60000 "$home/docker"
-join sh -c 'set -e; r=$(mktemp -d); mkdir -p $r/bin; cp /bin/busybox $r/bin/
-	for a in sh sleep echo; do ln -s busybox $r/bin/$a; done
-	tar -C $r -cf - . | docker import - demo/busybox >/dev/null; rm -rf $r
-	docker run -d --name hello --restart always demo/busybox \
-		sh -c "while :; do echo hello from a container; sleep 5; done" >/dev/null
-	docker ps --format "   container {{.Names}} ({{.Image}}): {{.Status}}"'
-sleep 2
-echo "== the tree: host scanner (pid $(cat "$DEMO_DIR/scanner.pid")) > tenant $tenant > services"
-yd-svstat "$tenants/$tenant" "$home/docker" "$home/services" "$home/pipelines" \
-	"$home/services/greeter" "$home/services/greeter/log" "$home/services/counter"
+join yd-svc -wU -T 10000 -U "$home/services/hello" "$home/services/web"
+echo "== and adds a pipeline to the web service: ~/pipelines/web (examples/pipelines/web)"
+tar -C "$here/pipelines" -cf - web | join tar -C "$home/pipelines" -xf -
+# web's container part makes its image the first time: give it a minute.
+i=0
+until join sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | socat -t 5 - UNIX-CONNECT:$HOME/pipelines/web/socket 2>/dev/null' | grep -q '200 OK'; do
+	i=$((i + 1)); [ $i -lt 600 ] || { echo "demo: the web service does not answer" >&2; tail "$home/services/web/parts/container/log/main/current" >&2; exit 1; }
+	sleep 0.1
+done
+echo "== the tree: host scanner (pid $(cat "$DEMO_DIR/scanner.pid")) > tenant $tenant > services, parts, pipelines"
+yd-svstat "$tenants/$tenant" "$home/docker" "$home/services" "$home/services/hello" "$home/services/hello/parts/"* \
+	"$home/services/web" "$home/services/web/parts/"* "$home/pipelines" "$home/pipelines/web"
 echo "== inside the tenant: yd-nsenter --join $tenant -- ..."
-join sh -c 'echo "   I am $(id -un), PID 1 is $(tr "\0" " " < /proc/1/cmdline)"; tail -n 2 ~/services/greeter/log/main/current | sed "s/^/   /"'
+join sh -c 'echo "   I am $(id -un), PID 1 is $(tr "\0" " " < /proc/1/cmdline)"
+	docker ps --format "   container {{.Names}} ({{.Image}}): {{.Status}}"
+	echo "   hello says: $(socat - UNIX-CONNECT:$HOME/services/hello/socket </dev/null)"
+	echo "   GET / through ~/pipelines/web/socket:"
+	printf "GET / HTTP/1.0\r\n\r\n" | socat -t 5 - UNIX-CONNECT:$HOME/pipelines/web/socket | sed "s/^/      /"'
 echo
 echo "Left running. Try:  PATH=$BIN:\$PATH YD_ROOT=$YD_ROOT yd-nsenter --join $tenant -- yd-svstat ~/services/*"
 echo "Stop it all with:  make demo-stop"

@@ -13,6 +13,7 @@ mod docker;
 mod log;
 mod pipe;
 mod scan;
+mod services;
 mod supervise;
 mod svc;
 mod tenant;

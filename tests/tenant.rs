@@ -224,20 +224,20 @@ fn a_tenant_sees_only_itself() {
     )
     .unwrap();
     std::fs::write(host.root.join("template/shared"), "from the template\n").unwrap();
-    std::fs::create_dir_all(host.root.join("services/hello")).unwrap();
+    std::fs::create_dir_all(host.root.join("services/napper")).unwrap();
     std::fs::write(
-        host.root.join("services/hello/run"),
+        host.root.join("services/napper/run"),
         "#!/bin/sh\nexec sleep 1000\n",
     )
     .unwrap();
-    std::fs::write(host.root.join("services/hello/down"), "").unwrap();
+    std::fs::write(host.root.join("services/napper/down"), "").unwrap();
     host.start_scanner();
     host.wait_up(&a);
     host.wait_up(&b);
     // Host service definitions appear in ~/services; a host library update
     // shows in ~/libs at once; --join gives the tenant's environment.
     std::fs::write(host.root.join("lib/fresh.sh"), "fresh\n").unwrap();
-    let (code, out, err) = host.join(&a, "cat ~/services/hello/run ~/libs/fresh.sh; echo \"$HOME $USER $XDG_RUNTIME_DIR $YD_TENANT\"");
+    let (code, out, err) = host.join(&a, "cat ~/services/napper/run ~/libs/fresh.sh; echo \"$HOME $USER $XDG_RUNTIME_DIR $YD_TENANT\"");
     assert_eq!(code, 0, "{err}");
     let env_line = format!(
         "{} yd-{a} /run/user/{} {a}",
@@ -500,13 +500,20 @@ fn the_demo_runs_a_tenant_with_the_examples_and_stops_cleanly() {
     let stopped = demo(Some("stop"));
     assert_eq!(code, 0, "{out}{err}");
     let home = home_of(&tenant);
+    let up = |rel: &str| format!("{}: up (pid ", home.join(rel).display());
     for line in [
-        format!("{}: up (pid ", home.join("services/greeter").display()),
-        format!("{}: up (pid ", home.join("docker").display()),
-        format!("{}: up (pid ", home.join("services/counter").display()),
+        up("docker"),
+        up("services/hello"),
+        up("services/hello/parts/ticker"),
+        up("services/hello/parts/server"),
+        up("services/web"),
+        up("services/web/parts/container"),
+        up("pipelines/web"),
         format!("I am yd-{tenant}, PID 1 is /run/yodawg/bin/yd-svscan"),
-        "hello number 1".to_string(),
-        "container hello (demo/busybox): Up".to_string(),
+        "container yodawg-web (yodawg/web): Up".to_string(),
+        "hello says: hello, uid ".to_string(),
+        "HTTP/1.1 200 OK".to_string(),
+        "Hello from a tenant's own web server".to_string(),
     ] {
         assert!(out.contains(&line), "missing {line:?} in:\n{out}");
     }
@@ -519,16 +526,16 @@ fn the_demo_runs_a_tenant_with_the_examples_and_stops_cleanly() {
 fn services_are_down_until_enabled_and_each_tenant_chooses() {
     let mut host = Host::new("services");
     // A host service shipped with no marker at all, and one with no valid run.
-    let hello = host.root.join("services/hello");
-    std::fs::create_dir_all(&hello).unwrap();
+    let napper = host.root.join("services/napper");
+    std::fs::create_dir_all(&napper).unwrap();
     std::fs::write(
-        hello.join("run"),
+        napper.join("run"),
         "#!/bin/sh\necho started >> ./data\nexec sleep 1000\n",
     )
     .unwrap();
-    std::fs::set_permissions(&hello, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&napper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::set_permissions(
-        hello.join("run"),
+        napper.join("run"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
@@ -540,18 +547,21 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     host.start_scanner();
     host.wait_up(&a);
     host.wait_up(&b);
-    let in_a = home_of(&a).join("services/hello");
-    let in_b = home_of(&b).join("services/hello");
+    let in_a = home_of(&a).join("services/napper");
+    let in_b = home_of(&b).join("services/napper");
     for svc in [&in_a, &in_b] {
-        wait_for("hello supervised, down", 10 * S, || {
+        wait_for("napper supervised, down", 10 * S, || {
             supervised(svc) && is_down(svc)
         });
         assert!(svc.join("down").exists(), "down is the tenant's own marker");
     }
-    assert!(!hello.join("down").exists(), "the host's copy is untouched");
+    assert!(
+        !napper.join("down").exists(),
+        "the host's copy is untouched"
+    );
 
     // a enables it; b does not.
-    let (code, _, err) = host.join(&a, "yd-svc -wu -T 5000 -U ~/services/hello");
+    let (code, _, err) = host.join(&a, "yd-svc -wu -T 5000 -U ~/services/napper");
     assert_eq!(code, 0, "{err}");
     assert!(!in_a.join("down").exists() && in_b.join("down").exists());
     assert!(is_down(&in_b));
@@ -559,17 +569,23 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
 
     // kill -9 of the component: back.
     let host_pid = pids_named("sleep", uid_of(&a).unwrap());
-    assert_eq!(host_pid.len(), 1, "one sleep: a's hello");
+    assert_eq!(host_pid.len(), 1, "one sleep: a's napper");
     signal(host_pid[0], Signal::SIGKILL);
     wait_new_pid(&in_a, first, 5 * S);
+
+    // A host change to a file the tenant did not replace: seen (at the
+    // latest after a restart, which comes next).
+    std::fs::write(napper.join("motd"), "from the host\n").unwrap();
 
     // The enabled set survives a tenant restart.
     svc("-wD -T 20000 -d", &host.service(&a));
     svc("-u", &host.service(&a));
     host.wait_up(&a);
-    wait_for("hello up again by itself", 10 * S, || {
+    wait_for("napper up again by itself", 10 * S, || {
         supervised(&in_a) && is_up(&in_a)
     });
+    let (_, out, _) = host.join(&a, "cat ~/services/napper/motd");
+    assert_eq!(out, "from the host\n");
 
     // A host service added while tenants run starts nowhere.
     let later = host.root.join("services/later");
@@ -593,17 +609,17 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     }
 
     // a's override of a host file is a's alone; the host's file is untouched.
-    let (code, _, err) = host.join(&a, "rm ~/services/hello/run && printf '#!/bin/sh\\nexec sleep 1002\\n' > ~/services/hello/run && chmod +x ~/services/hello/run && cat ~/services/hello/run");
+    let (code, _, err) = host.join(&a, "rm ~/services/napper/run && printf '#!/bin/sh\\nexec sleep 1002\\n' > ~/services/napper/run && chmod +x ~/services/napper/run && cat ~/services/napper/run");
     assert_eq!(code, 0, "{err}");
     assert!(
         read(&in_b.join("run")).contains("sleep 1000")
-            && read(&hello.join("run")).contains("sleep 1000")
+            && read(&napper.join("run")).contains("sleep 1000")
     );
 
     // Disable: the process is gone, the data kept. The broken one never stopped anything.
     let (code, _, err) = host.join(
         &a,
-        "yd-svc -wD -T 5000 -D ~/services/hello && cat ~/services/hello/data",
+        "yd-svc -wD -T 5000 -D ~/services/napper && cat ~/services/napper/data",
     );
     assert_eq!(code, 0, "{err}");
     assert!(pids_named("sleep", uid_of(&a).unwrap()).is_empty());

@@ -441,6 +441,18 @@ impl Scanner {
             if self.waiting.contains_key(&name) {
                 continue;
             }
+            // A dir still being written has no `run` yet; one whose `run`
+            // is there but cannot run is a mistake worth a line (once).
+            let run = Path::new(&name).join(crate::names::RUN);
+            if run.exists() && !is_runnable(Path::new(&name)) {
+                warn(
+                    PROG,
+                    format!(
+                        "{}: run is not an executable file; waiting until it is",
+                        run.display()
+                    ),
+                );
+            }
             let flags = AddWatchFlags::IN_CREATE
                 | AddWatchFlags::IN_MOVED_TO
                 | AddWatchFlags::IN_ATTRIB

@@ -43,6 +43,68 @@ pub const SKEL: &[Embedded] = &[
     embed!("libs/.keep", "skel/libs/.keep", 0o644),
 ];
 
+/// The default host services (examples/services/, docs/services.md),
+/// installed in `$ROOT/services`: offered to every tenant, down until enabled.
+pub const HOST_SERVICES: &[Embedded] = &[
+    embed!("hello/run", "examples/services/hello/run", 0o755),
+    embed!(
+        "hello/config/hello.greeting",
+        "examples/services/hello/config/hello.greeting",
+        0o644
+    ),
+    embed!(
+        "hello/config/hello.interval",
+        "examples/services/hello/config/hello.interval",
+        0o644
+    ),
+    embed!(
+        "hello/parts/ticker/run",
+        "examples/services/hello/parts/ticker/run",
+        0o755
+    ),
+    embed!(
+        "hello/parts/ticker/log/run",
+        "examples/services/hello/parts/ticker/log/run",
+        0o755
+    ),
+    embed!(
+        "hello/parts/server/run",
+        "examples/services/hello/parts/server/run",
+        0o755
+    ),
+    embed!(
+        "hello/parts/server/answer",
+        "examples/services/hello/parts/server/answer",
+        0o755
+    ),
+    embed!(
+        "hello/parts/server/log/run",
+        "examples/services/hello/parts/server/log/run",
+        0o755
+    ),
+    embed!("web/run", "examples/services/web/run", 0o755),
+    embed!(
+        "web/www/index.html",
+        "examples/services/web/www/index.html",
+        0o644
+    ),
+    embed!(
+        "web/parts/container/run",
+        "examples/services/web/parts/container/run",
+        0o755
+    ),
+    embed!(
+        "web/parts/container/finish",
+        "examples/services/web/parts/container/finish",
+        0o755
+    ),
+    embed!(
+        "web/parts/container/log/run",
+        "examples/services/web/parts/container/log/run",
+        0o755
+    ),
+];
+
 /// What every tenant's service dir is made from (`@NAME@` filled in by yd-mkhome).
 pub const TENANT_DEFINITION: &[Embedded] = &[
     embed!("run", "host/tenant/run", 0o755),
@@ -219,8 +281,9 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
             .map_err(|e| fail(&dir, e))?;
     }
     let bin = bin_dir();
-    let groups: [(&[Embedded], PathBuf, bool); 4] = [
+    let groups: [(&[Embedded], PathBuf, bool); 5] = [
         (SKEL, host.template(), false),
+        (HOST_SERVICES, host.services(), false),
         (TENANT_DEFINITION, host.tenant_definition(), false),
         (LIBS, host.libs(), false),
         (INIT, host.root.join("init"), true),
@@ -277,34 +340,35 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_embedded_skel_is_all_of_skel() {
-        let skel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skel");
+    /// `files` embeds every file of `dir` (relative to the repository), with its mode.
+    fn embeds_all_of(files: &[Embedded], dir: &str) {
+        let top = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
         let mut on_disk = Vec::new();
-        let mut stack = vec![skel.clone()];
-        while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let mut stack = vec![top.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
                 if e.file_type().unwrap().is_dir() {
                     stack.push(e.path());
                 } else {
-                    on_disk.push(
-                        e.path()
-                            .strip_prefix(&skel)
-                            .unwrap()
-                            .to_string_lossy()
-                            .into_owned(),
-                    );
+                    let rel = e.path().strip_prefix(&top).unwrap().to_owned();
+                    on_disk.push(rel.to_string_lossy().into_owned());
                 }
             }
         }
         on_disk.sort();
-        let mut embedded: Vec<_> = SKEL.iter().map(|f| f.path.to_string()).collect();
+        let mut embedded: Vec<_> = files.iter().map(|f| f.path.to_string()).collect();
         embedded.sort();
-        assert_eq!(embedded, on_disk);
-        for f in SKEL {
-            let mode = std::fs::metadata(skel.join(f.path)).unwrap().mode() & 0o777;
-            assert_eq!(mode, f.mode, "{}", f.path);
+        assert_eq!(embedded, on_disk, "{dir}");
+        for f in files {
+            let mode = std::fs::metadata(top.join(f.path)).unwrap().mode() & 0o777;
+            assert_eq!(mode, f.mode, "{dir}/{}", f.path);
         }
+    }
+
+    #[test]
+    fn the_embedded_files_are_all_of_their_dirs() {
+        embeds_all_of(SKEL, "skel");
+        embeds_all_of(HOST_SERVICES, "examples/services");
     }
 
     #[test]
