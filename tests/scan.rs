@@ -160,3 +160,68 @@ fn as_pid_1_it_reaps_every_orphan() {
     assert_eq!(sb.wait_exit(unshare, 10 * S), Some(0));
     assert_eq!(processes_under(&sb.root), 0);
 }
+
+#[test]
+fn down_by_default_keeps_a_new_service_and_its_logger_down_until_enabled() {
+    let mut sb = Sandbox::new("scandown");
+    let scan = sb.path("scan");
+    let talker = sb.service("scan/talker", "while :; do echo hi; sleep 0.1; done");
+    sb.file(
+        "scan/talker/log/run",
+        "#!/bin/sh\nexec cat > ../heard\n",
+        0o755,
+    );
+    let log = talker.join("log");
+    let scanner = sb.spawn(Command::new(bin("yd-svscan")).arg("-d").arg(&scan));
+    wait_for("both supervised", 5 * S, || {
+        supervised(&talker) && supervised(&log)
+    });
+    assert!(
+        is_down(&talker) && is_down(&log),
+        "neither runs before it is enabled"
+    );
+    assert!(talker.join("down").exists() && log.join("down").exists());
+
+    // Enabling the service brings its logger up with it.
+    svc("-wu -T 5000 -U", &talker);
+    wait_for("the logger up", 5 * S, || is_up(&log));
+    wait_for("lines in the log", 5 * S, || {
+        read(&talker.join("heard")).contains("hi")
+    });
+
+    // After the supervisor restarts, the logger (still marked down) follows.
+    let sup = supervisor_of(scanner, "talker").expect("a supervisor");
+    signal(sup, Signal::SIGTERM);
+    wait_for("a new supervisor", 5 * S, || {
+        supervisor_of(scanner, "talker").is_some_and(|p| p != sup)
+    });
+    wait_for("both up again", 5 * S, || is_up(&talker) && is_up(&log));
+}
+
+#[test]
+fn a_run_that_cannot_run_is_reported_once_and_started_once_fixed() {
+    let mut sb = Sandbox::new("scanbroken");
+    let scan = sb.path("scan");
+    let broken = sb.path("scan/broken");
+    sb.file("scan/broken/run", "#!/bin/sh\nexec sleep 1000\n", 0o644);
+    let ok = sb.service("scan/ok", "exec sleep 1000");
+    let err = std::fs::File::create(sb.path("scanner.err")).unwrap();
+    sb.spawn(Command::new(bin("yd-svscan")).arg(&scan).stderr(err));
+    wait_for("the good one up", 5 * S, || is_up(&ok));
+    let said = || read(&sb.path("scanner.err"));
+    wait_for("the warning", 5 * S, || {
+        said().contains("broken/run: run is not an executable file")
+    });
+    std::fs::set_permissions(
+        broken.join("run"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    wait_for("the fixed one up", 5 * S, || is_up(&broken));
+    assert_eq!(
+        said().matches("not an executable file").count(),
+        1,
+        "{}",
+        said()
+    );
+}

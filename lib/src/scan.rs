@@ -407,7 +407,17 @@ impl Scanner {
         if seen.exists() {
             return true;
         }
+        // Its logger too: nothing of a service runs before it is enabled
+        // (yd-supervise brings the logger up with the service).
+        let log = Path::new(name).join(names::LOG);
         let marked = crate::servicedir::create_down_file(Path::new(name))
+            .and_then(|_| {
+                if log.is_dir() {
+                    crate::servicedir::create_down_file(&log)
+                } else {
+                    Ok(())
+                }
+            })
             .and_then(|_| std::fs::File::create(&seen).map(drop));
         match marked {
             Ok(()) => {

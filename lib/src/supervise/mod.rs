@@ -13,6 +13,7 @@ mod files;
 mod slot;
 
 use crate::cli::Fatal;
+use crate::control;
 use crate::names;
 use crate::servicedir;
 use crate::sys;
@@ -103,12 +104,15 @@ impl Supervisor {
         if let Some((slot, pipe)) = &mut self.log {
             slot.start_if_wanted(&log_stdio(pipe));
         }
+        self.logger_follows_service();
         self.main.start_if_wanted(&main_stdio(&self.log));
         // Only now, with the first status published, do clients see us.
-        self.main.announce()?;
+        // The logger first: a client that finds the service's `ok` open
+        // (sv, svok) reads the logger's status next, and must find it real.
         if let Some((slot, _)) = &mut self.log {
             slot.announce()?;
         }
+        self.main.announce()?;
         loop {
             if self.finished() {
                 return Ok(0);
@@ -118,7 +122,7 @@ impl Supervisor {
                 self.on_signals()?;
             }
             if ready.main_control {
-                self.main.on_control(&main_stdio(&self.log));
+                self.logger_follows_service_commands();
             }
             if ready.main_notify {
                 self.main.on_notify();
@@ -137,6 +141,29 @@ impl Supervisor {
                 slot.on_timer(now, &log_stdio(pipe));
             }
         }
+    }
+
+    /// A service never runs without its logger: while the service is
+    /// wanted up (or runs, as after `o`), a logger that is merely wanted down (its own `down` file,
+    /// as `yd-svscan -d` leaves in a service not yet enabled) is brought up
+    /// too, before the service starts. Otherwise the service's output would
+    /// fill the pipe and block it. runsv and s6-supervise leave this to the
+    /// admin; a tenant enabling a service expects its log to run.
+    fn logger_follows_service(&mut self) {
+        if let Some((slot, pipe)) = &mut self.log {
+            let service_on = self.main.wants_up() || !self.main.is_down();
+            if service_on && slot.wants_down() {
+                slot.apply(control::Command::Up, &log_stdio(pipe));
+            }
+        }
+    }
+
+    /// Commands for the service, then its logger catches up (in the same
+    /// turn of the loop: what the service writes meanwhile waits in the
+    /// pipe, which the supervisor holds).
+    fn logger_follows_service_commands(&mut self) {
+        self.main.on_control(&main_stdio(&self.log));
+        self.logger_follows_service();
     }
 
     /// Is the service down for good, and its logger too? Closing the pipe's

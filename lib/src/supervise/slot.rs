@@ -112,6 +112,15 @@ impl Slot {
         self.status.want == Want::Exit
     }
 
+    pub fn wants_up(&self) -> bool {
+        self.status.want == Want::Up
+    }
+
+    /// Wanted down, as by a `down` file or `d` (not on its way out).
+    pub fn wants_down(&self) -> bool {
+        self.status.want == Want::Down
+    }
+
     /// The next instant at which [`Slot::on_timer`] has work.
     pub fn deadline(&self) -> Option<Instant> {
         match (self.restart_at, self.finish_deadline) {
