@@ -3,7 +3,7 @@
 
     python3 bench/bench.py --only pipes     (or: python3 bench/bridges.py --bin target/release)
 
-Streams: a source writes N bytes in 1 MiB sends, shuts its write side, and
+Streams: a source writes N bytes in 1 MiB (then 64 KiB) sends, shuts its write side, and
 waits for the sink to close (which the sink does after reading everything);
 the time is the source's, from connect to that close. Every path is tried
 three times, the best kept. CPU is the bridge process's own (user + system,
@@ -22,7 +22,9 @@ import tempfile
 import time
 
 GIB = 1 << 30
-BLOCK = 1 << 20
+# The endpoints' read and write size: bulk (the direct socket at its
+# fastest), and a typical program's buffer.
+BLOCKS = [1 << 20, 64 << 10]
 SELF = os.path.abspath(__file__)
 
 
@@ -52,12 +54,12 @@ def listen(addr):
     return s
 
 
-def role_sink(addr):
-    """Read one connection to its end, then close it."""
+def role_sink(addr, block):
+    """Read one connection to its end, `block` bytes at a time, then close it."""
     ls = listen(addr)
     print("ready", flush=True)
     c, _ = ls.accept()
-    buf = memoryview(bytearray(BLOCK))
+    buf = memoryview(bytearray(block))
     n = 0
     while True:
         k = c.recv_into(buf)
@@ -68,14 +70,14 @@ def role_sink(addr):
     print(n, flush=True)
 
 
-def role_source(addr, total):
-    block = os.urandom(BLOCK)
+def role_source(addr, total, block):
+    data = os.urandom(block)
     t = time.perf_counter()
     s = connect(addr)
     sent = 0
     while sent < total:
-        s.sendall(block)
-        sent += BLOCK
+        s.sendall(data)
+        sent += block
     s.shutdown(socket.SHUT_WR)
     s.recv(1)
     print(time.perf_counter() - t, flush=True)
@@ -176,8 +178,9 @@ def bridges(bin_dir, listen_path, target):
     ]
 
 
-def stream(root, bin_dir, kind, total, tries=3):
-    """Best GB/s and bridge CPU s/GB for each way of moving `total` bytes."""
+def stream(root, bin_dir, kind, total, block, tries=3):
+    """Best GB/s and bridge CPU s/GB for each way of moving `total` bytes,
+    the endpoints reading and writing `block` bytes at a time."""
     results = {}
     port = free_port()
     target = f"unix:{root}/sink" if kind == "unix" else f"tcp:127.0.0.1:{port}"
@@ -188,7 +191,7 @@ def stream(root, bin_dir, kind, total, tries=3):
             for p in [f"{root}/sink", f"{root}/bridge"]:
                 if os.path.exists(p):
                     os.unlink(p)
-            sink = spawn("sink", target)
+            sink = spawn("sink", target, block)
             sink.stdout.readline()
             bridge = None
             entry = target
@@ -196,7 +199,7 @@ def stream(root, bin_dir, kind, total, tries=3):
                 bridge = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
                 wait_socket(f"{root}/bridge")
                 entry = f"unix:{root}/bridge"
-            source = spawn("source", entry, total)
+            source = spawn("source", entry, total, block)
             seconds = float(source.stdout.readline())
             source.wait()
             got = int(sink.stdout.readline())
@@ -273,9 +276,12 @@ def run(bin_dir, total=4 * GIB):
         raise SystemExit("bench: socat missing (make deps)")
     root = tempfile.mkdtemp(prefix="yd-bench-pipes-")
     try:
-        print(f"bench: pipes: {total >> 30} GiB streams, unix→unix then unix→tcp...", file=sys.stderr)
-        unix = stream(root, bin_dir, "unix", total)
-        tcp = stream(root, bin_dir, "tcp", total)
+        streams = {}
+        for block in BLOCKS:
+            print(f"bench: pipes: {total >> 30} GiB streams in {block >> 10} KiB blocks, "
+                  "unix→unix then unix→tcp...", file=sys.stderr)
+            streams[f"unix→unix, {block >> 10} KiB blocks"] = stream(root, bin_dir, "unix", total, block)
+            streams[f"unix→tcp, {block >> 10} KiB blocks"] = stream(root, bin_dir, "tcp", total, block)
         print("bench: pipes: short connections, idle memory...", file=sys.stderr)
         short = short_connections(root, bin_dir)
         idle = idle_memory(root, bin_dir)
@@ -283,7 +289,7 @@ def run(bin_dir, total=4 * GIB):
         shutil.rmtree(root, ignore_errors=True)
 
     print(f"\nyd-pipe against socat: {total >> 30} GiB streams (best of 3), bridge CPU from wait4")
-    for kind, res in [("unix→unix", unix), ("unix→tcp", tcp)]:
+    for kind, res in streams.items():
         direct = res["direct"][0]
         print(f"  {kind}")
         for name, (rate, cpu) in res.items():
@@ -310,8 +316,8 @@ def main():
     args = ap.parse_args()
     if args.role:
         role, *rest = args.role
-        {"sink": lambda: role_sink(rest[0]),
-         "source": lambda: role_source(rest[0], int(rest[1])),
+        {"sink": lambda: role_sink(rest[0], int(rest[1])),
+         "source": lambda: role_source(rest[0], int(rest[1]), int(rest[2])),
          "echo": lambda: role_echo(rest[0]),
          "short": lambda: role_short(rest[0], float(rest[1]))}[role]()
         return

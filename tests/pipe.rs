@@ -183,22 +183,21 @@ fn bridges_to_tcp_and_a_missing_target_fails_only_that_connection() {
     assert_eq!(exchange(&socket, b"stressed"), b"desserts");
 }
 
-#[test]
-fn a_gib_through_a_bridge_arrives_whole() {
-    let mut sb = Sandbox::new("pipegib");
-    let target = sb.path("sink");
-    // The far end checksums what it got and says so after our end of file.
-    serve_unix(UnixListener::bind(&target).unwrap(), |mut c| {
-        let sum = sum_of(&mut c);
-        let _ = c.write_all(format!("{} {}\n", sum.len, sum.hash).as_bytes());
-    });
-    let (_, socket) = pipeline(&mut sb, "gib", &format!("socket unix:{}", target.display()));
+/// The far end of a checksum test: it sums what it got and says so after
+/// our end of file.
+fn answer_with_sum(mut c: impl Read + Write) {
+    let sum = sum_of(&mut c);
+    let _ = c.write_all(format!("{} {}\n", sum.len, sum.hash).as_bytes());
+}
 
-    let mut c = UnixStream::connect(&socket).unwrap();
+/// Send `mib` MiB of random words through `socket`; the far end's sum must
+/// be ours.
+fn send_and_compare_sums(socket: &Path, mib: usize) {
+    let mut c = UnixStream::connect(socket).unwrap();
     let mut sent = Sum::default();
     let mut block = vec![0u8; 1 << 20];
     let mut x: u64 = 0x1234_5678_9abc_def1;
-    for _ in 0..1024 {
+    for _ in 0..mib {
         for w in block.chunks_exact_mut(8) {
             // xorshift: data no layer could compress or fake.
             x ^= x << 13;
@@ -213,7 +212,31 @@ fn a_gib_through_a_bridge_arrives_whole() {
     let mut reply = String::new();
     c.set_read_timeout(Some(60 * S)).unwrap();
     c.read_to_string(&mut reply).unwrap();
-    assert_eq!(reply, format!("{} {}\n", 1u64 << 30, sent.hash));
+    assert_eq!(reply, format!("{} {}\n", (mib as u64) << 20, sent.hash));
+}
+
+#[test]
+fn a_gib_through_a_bridge_arrives_whole() {
+    let mut sb = Sandbox::new("pipegib");
+    let target = sb.path("sink");
+    serve_unix(UnixListener::bind(&target).unwrap(), answer_with_sum);
+    let (_, socket) = pipeline(&mut sb, "gib", &format!("socket unix:{}", target.display()));
+    send_and_compare_sums(&socket, 1024);
+}
+
+#[test]
+fn into_tcp_the_copied_path_arrives_whole_too() {
+    // Data bound for TCP goes through a buffer, not a pipe (bridge.rs).
+    let mut sb = Sandbox::new("pipetcpsum");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in listener.incoming().flatten() {
+            std::thread::spawn(move || answer_with_sum(c));
+        }
+    });
+    let (_, socket) = pipeline(&mut sb, "tcpsum", &format!("socket tcp:127.0.0.1:{port}"));
+    send_and_compare_sums(&socket, 256);
 }
 
 #[test]

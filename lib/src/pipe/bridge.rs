@@ -1,33 +1,95 @@
-//! One bridged connection: bytes both ways between two sockets, through a
-//! pipe per direction with splice(2), so they never enter user space.
+//! One bridged connection: bytes both ways between two sockets.
+//!
+//! Each direction goes through a pipe with splice(2), so its bytes never
+//! enter user space, except data bound for a TCP socket: splicing unix
+//! socket data into TCP hands TCP one 4 KiB page per fragment, and on this
+//! kernel that costs TCP more than copying through a buffer costs us
+//! (measured: bench/README.md, "Pipelines"). Data from TCP is spliced.
 //!
 //! The fds are non-blocking and the event loop is edge-triggered: `pump`
 //! moves what it can until nothing moves, and must be called again on any
 //! event of either socket. Memory is bounded per connection by the two
-//! pipes (at most [`GROWN_PIPE`] each) and the sockets' own buffers: when a
-//! reader is slow its pipe fills, we stop reading the writer, and its
+//! media (at most [`GROWN`] each) and the sockets' own buffers: when a
+//! reader is slow its medium fills, we stop reading the writer, and its
 //! socket buffer fills in turn, which blocks the writer (backpressure).
 
-use crate::sys::net;
+use crate::sys::{self, net};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// What a pipe holds by default (pipe(7)).
-const DEFAULT_PIPE: usize = 64 * 1024;
-/// A direction that fills its pipe is a bulk transfer: grow the pipe to
-/// this, so each splice moves more (pipe-max-size's default). Connections
-/// that never fill one keep the default and cost less of the user's pipe
-/// budget (pipe(7): pipe-user-pages-soft).
-pub const GROWN_PIPE: usize = 1024 * 1024;
+/// What a medium holds at first (a pipe's default, pipe(7)).
+const INITIAL: usize = 64 * 1024;
+/// A direction that fills its medium is a bulk transfer: grow it to this,
+/// so each call moves more (pipe-max-size's default). Connections that
+/// never fill one keep the small size and cost less memory and less of the
+/// user's pipe budget (pipe(7): pipe-user-pages-soft).
+pub const GROWN: usize = 1024 * 1024;
+/// A buffer grows less: past 256 KiB, copies into TCP got no faster here.
+const GROWN_BUFFER: usize = 256 * 1024;
 
-/// One direction: `src` → pipe → `dst`.
+/// Where a direction's bytes wait between the two sockets.
+enum Medium {
+    Pipe {
+        read: OwnedFd,
+        write: OwnedFd,
+    },
+    /// `buf[start..end]` waits to be written.
+    Buffer {
+        buf: Vec<u8>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Medium {
+    /// Take in what `src` has, up to the medium's room; as for splice.
+    fn fill(&mut self, src: RawFd) -> io::Result<Option<usize>> {
+        match self {
+            Medium::Pipe { write, .. } => net::splice(src, write.as_raw_fd(), GROWN),
+            Medium::Buffer { buf, end, .. } => {
+                if *end == buf.len() {
+                    return Ok(None);
+                }
+                let got = sys::read_nonblocking(src, &mut buf[*end..])?;
+                *end += got.unwrap_or(0);
+                Ok(got)
+            }
+        }
+    }
+
+    /// Give `dst` up to `len` waiting bytes.
+    fn drain(&mut self, dst: RawFd, len: usize) -> io::Result<Option<usize>> {
+        match self {
+            Medium::Pipe { read, .. } => net::splice(read.as_raw_fd(), dst, len),
+            Medium::Buffer { buf, start, end } => {
+                let sent = net::write_nonblocking(dst, &buf[*start..*end])?;
+                *start += sent.unwrap_or(0);
+                if start == end {
+                    (*start, *end) = (0, 0);
+                }
+                Ok(sent)
+            }
+        }
+    }
+
+    /// Make room for a bulk transfer; a refusal leaves the size as it is.
+    fn grow(&mut self) {
+        match self {
+            Medium::Pipe { write, .. } => {
+                // Refused past the user's pipe budget: the pipe works anyway.
+                let _ = net::resize_pipe(write, GROWN);
+            }
+            Medium::Buffer { buf, .. } => buf.resize(GROWN_BUFFER, 0),
+        }
+    }
+}
+
+/// One direction: `src` → medium → `dst`.
 struct Flow {
-    pipe_r: OwnedFd,
-    pipe_w: OwnedFd,
-    /// Bytes in the pipe.
+    medium: Medium,
+    /// Bytes in the medium.
     buffered: usize,
-    /// Not yet asked to grow (asked once: refused means the user's pipe
-    /// budget is spent, pipe(7), and the pipe works at its size anyway).
+    /// Not yet grown (a medium grows once).
     may_grow: bool,
     /// `src` said end of file (or vanished).
     eof: bool,
@@ -36,11 +98,20 @@ struct Flow {
 }
 
 impl Flow {
-    fn new() -> io::Result<Flow> {
-        let (pipe_r, pipe_w) = net::pipe()?;
+    /// `copy`: through a user-space buffer rather than a pipe.
+    fn new(copy: bool) -> io::Result<Flow> {
+        let medium = if copy {
+            Medium::Buffer {
+                buf: vec![0; INITIAL],
+                start: 0,
+                end: 0,
+            }
+        } else {
+            let (read, write) = net::pipe()?;
+            Medium::Pipe { read, write }
+        };
         Ok(Flow {
-            pipe_r,
-            pipe_w,
+            medium,
             buffered: 0,
             may_grow: true,
             eof: false,
@@ -54,15 +125,15 @@ impl Flow {
         while !self.done {
             let mut moved = false;
             if !self.eof {
-                match net::splice(src, self.pipe_w.as_raw_fd(), GROWN_PIPE) {
+                match self.medium.fill(src) {
                     Ok(Some(0)) => self.eof = true,
                     Ok(Some(n)) => {
                         self.buffered += n;
                         moved = true;
-                        // One read filled a default pipe: a bulk transfer.
-                        if self.may_grow && self.buffered >= DEFAULT_PIPE {
+                        // One read filled the initial size: a bulk transfer.
+                        if self.may_grow && self.buffered >= INITIAL {
                             self.may_grow = false;
-                            let _ = net::resize_pipe(&self.pipe_w, GROWN_PIPE);
+                            self.medium.grow();
                         }
                     }
                     Ok(None) => {}
@@ -72,7 +143,7 @@ impl Flow {
                 }
             }
             if self.buffered > 0 {
-                match net::splice(self.pipe_r.as_raw_fd(), dst, self.buffered) {
+                match self.medium.drain(dst, self.buffered) {
                     Ok(Some(n)) => {
                         self.buffered -= n;
                         moved |= n > 0;
@@ -117,12 +188,13 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    pub fn new(client: OwnedFd, target: OwnedFd) -> io::Result<Bridge> {
+    /// `target_is_tcp`: what goes up to the target is copied, not spliced.
+    pub fn new(client: OwnedFd, target: OwnedFd, target_is_tcp: bool) -> io::Result<Bridge> {
         Ok(Bridge {
             client,
             target,
-            up: Flow::new()?,
-            down: Flow::new()?,
+            up: Flow::new(target_is_tcp)?,
+            down: Flow::new(false)?,
         })
     }
 

@@ -237,6 +237,10 @@ impl Server {
         self.dialed(index, client, attempt, Instant::now());
     }
 
+    fn target_is_tcp(&self) -> bool {
+        matches!(self.target, Target::Tcp(_))
+    }
+
     fn dial(&self) -> io::Result<net::Connect> {
         match &self.target {
             Target::Unix(path) => net::connect_unix(path),
@@ -258,7 +262,7 @@ impl Server {
         let slot = match attempt {
             Ok(net::Connect::Ready(target)) => self
                 .watch(target.as_raw_fd(), index, 1)
-                .and_then(|()| Bridge::new(client, target))
+                .and_then(|()| Bridge::new(client, target, self.target_is_tcp()))
                 .map(Slot::Open),
             Ok(net::Connect::InProgress(target)) => self
                 .watch(target.as_raw_fd(), index, 1)
@@ -304,7 +308,7 @@ impl Server {
         let next = match slot {
             Slot::Free => return,
             Slot::Connecting { client, target } => match net::take_error(&target) {
-                Ok(()) => match Bridge::new(client, target) {
+                Ok(()) => match Bridge::new(client, target, self.target_is_tcp()) {
                     Ok(b) => Some(Slot::Open(b)),
                     Err(e) => {
                         warn(PROG, format_args!("making pipes: {e}"));

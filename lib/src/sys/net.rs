@@ -196,6 +196,20 @@ pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<Option<usize>> {
     }
 }
 
+/// Send what the socket `fd` takes now; `Ok(None)` when it takes nothing
+/// (would block). MSG_NOSIGNAL: a gone peer is EPIPE, never SIGPIPE.
+pub fn write_nonblocking(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for `buf.len()` bytes for the call's duration.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    match Errno::last() {
+        Errno::EAGAIN | Errno::EINTR => Ok(None),
+        e => Err(e.into()),
+    }
+}
+
 /// Raise the soft limit on open files to the hard one: a bridge holds six
 /// fds per connection (two sockets, two pipes).
 pub fn raise_fd_limit() {
