@@ -112,6 +112,13 @@ fn the_plain_process_service_runs_its_parts_with_docker_off() {
         pids_named("yd-pipe", uid_a).is_empty() && !supervised(&server)
     });
     assert!(!read(&hello_a.join("data/ticks")).is_empty(), "data kept");
+
+    // The host enables it the same way, on the tenant's home path.
+    svc("-wu -T 10000 -U", &hello_a);
+    assert!(!hello_a.join("down").exists());
+    wait_for("hello to answer, enabled from the host", 10 * S, || {
+        supervised(&server) && is_up(&server)
+    });
 }
 
 #[test]
