@@ -30,26 +30,25 @@ SELF = os.path.abspath(__file__)
 
 # -- the roles the benchmark starts as separate processes ---------------------
 
-def connect(addr):
+def socket_for(addr):
+    """A socket for `unix:PATH` or `tcp:HOST:PORT`, and its address."""
     if addr.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(addr[5:])
-    else:
-        host, port = addr[4:].rsplit(":", 1)
-        s = socket.socket(socket.AF_INET)
-        s.connect((host, int(port)))
+        return socket.socket(socket.AF_UNIX), addr[5:]
+    host, port = addr[4:].rsplit(":", 1)
+    return socket.socket(socket.AF_INET), (host, int(port))
+
+
+def connect(addr):
+    s, where = socket_for(addr)
+    s.connect(where)
     return s
 
 
 def listen(addr):
-    if addr.startswith("unix:"):
-        s = socket.socket(socket.AF_UNIX)
-        s.bind(addr[5:])
-    else:
-        host, port = addr[4:].rsplit(":", 1)
-        s = socket.socket(socket.AF_INET)
+    s, where = socket_for(addr)
+    if s.family == socket.AF_INET:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, int(port)))
+    s.bind(where)
     s.listen(1024)
     return s
 

@@ -390,13 +390,7 @@ fn tenant_pipeline(host: &Host, tenant: &str, name: &str, run: &str, consumers: 
 fn an_export_reaches_the_named_tenant_only() {
     let mut host = Host::new("pipeexport");
     let (a, b, c) = (host.name('e'), host.name('f'), host.name('g'));
-    for t in [&a, &b, &c] {
-        host.mkhome(t);
-    }
-    host.start_scanner();
-    for t in [&a, &b, &c] {
-        host.wait_up(t);
-    }
+    host.run_tenants(&[&a, &b, &c]);
     // a serves "hello UID" and exports it to b only.
     tenant_pipeline(
         &host,

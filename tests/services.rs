@@ -39,11 +39,7 @@ fn svstat(host: &Host, tenant: &str, dir: &str) -> String {
 fn the_plain_process_service_runs_its_parts_with_docker_off() {
     let mut host = Host::new("svchello");
     let (a, b) = (host.name('h'), host.name('i'));
-    host.mkhome(&a);
-    host.mkhome(&b);
-    host.start_scanner();
-    host.wait_up(&a);
-    host.wait_up(&b);
+    host.run_tenants(&[&a, &b]);
     let (hello_a, hello_b) = (
         home_of(&a).join("services/hello"),
         home_of(&b).join("services/hello"),
@@ -125,11 +121,7 @@ fn the_plain_process_service_runs_its_parts_with_docker_off() {
 fn the_web_service_answers_in_its_tenants_docker_only() {
     let mut host = Host::with_docker("svcweb");
     let (a, b) = (host.name('w'), host.name('x'));
-    host.mkhome(&a);
-    host.mkhome(&b);
-    host.start_scanner();
-    host.wait_up(&a);
-    host.wait_up(&b);
+    host.run_tenants(&[&a, &b]);
     let (web_a, web_b) = (
         home_of(&a).join("services/web"),
         home_of(&b).join("services/web"),

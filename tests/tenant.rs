@@ -57,6 +57,17 @@ impl Host {
         self.names.push(name.to_string());
     }
 
+    /// Make these tenants, start the host scanner, wait until all run.
+    pub fn run_tenants(&mut self, names: &[&str]) {
+        for name in names {
+            self.mkhome(name);
+        }
+        self.start_scanner();
+        for name in names {
+            self.wait_up(name);
+        }
+    }
+
     pub fn service(&self, name: &str) -> PathBuf {
         self.root.join("tenants").join(name)
     }

@@ -20,6 +20,15 @@ const LISTEN_BACKLOG: i32 = 1024;
 
 const NONBLOCK_CLOEXEC: SockFlag = SockFlag::SOCK_NONBLOCK.union(SockFlag::SOCK_CLOEXEC);
 
+fn unix_socket() -> io::Result<OwnedFd> {
+    Ok(socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        NONBLOCK_CLOEXEC,
+        None,
+    )?)
+}
+
 /// Listen on a unix socket at `path`, whose file gets `mode`. A socket file
 /// left there by an instance that died is replaced; anything else there is an
 /// error (never unlink a file that is not ours to remove).
@@ -32,12 +41,7 @@ pub fn listen_unix(path: &Path, mode: u32) -> io::Result<OwnedFd> {
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(e.into()),
     }
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        NONBLOCK_CLOEXEC,
-        None,
-    )?;
+    let fd = unix_socket()?;
     let addr = UnixAddr::new(path)?;
     // The file is created by bind with the umask's mode: make it private
     // from the start, then open it up to `mode` before anyone can connect
@@ -100,12 +104,7 @@ pub enum Connect {
 
 /// Connect to the unix socket at `path`.
 pub fn connect_unix(path: &Path) -> io::Result<Connect> {
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        NONBLOCK_CLOEXEC,
-        None,
-    )?;
+    let fd = unix_socket()?;
     match socket::connect(fd.as_raw_fd(), &UnixAddr::new(path)?) {
         Ok(()) => Ok(Connect::Ready(fd)),
         Err(Errno::EAGAIN) => Ok(Connect::Busy),
