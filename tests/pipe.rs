@@ -444,3 +444,55 @@ fn an_export_reaches_the_named_tenant_only() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(ask(&b, &imported), "", "b's export was taken back");
 }
+
+#[test]
+fn at_most_c_programs_at_once_the_next_connection_waits_its_turn() {
+    let mut sb = Sandbox::new("pipelimit");
+    let (_, socket) = pipeline(
+        &mut sb,
+        "two",
+        "-c 2 socket exec sh -c 'read line; echo \"$line\"'",
+    );
+    let open = || {
+        let c = UnixStream::connect(&socket).unwrap();
+        c.set_read_timeout(Some(S / 2)).unwrap();
+        c
+    };
+    let (mut first, _second, mut third) = (open(), open(), open());
+    third.write_all(b"third\n").unwrap();
+    let mut got = [0u8; 16];
+    let waited = third.read(&mut got);
+    assert!(
+        waited.is_err(),
+        "two programs at most: the third waits ({waited:?})"
+    );
+    first.write_all(b"first\n").unwrap();
+    let mut reply = String::new();
+    first.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "first\n");
+    // The first one ended: the third is served now.
+    third.set_read_timeout(Some(10 * S)).unwrap();
+    let mut reply = String::new();
+    third.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "third\n");
+}
+
+#[test]
+fn as_pid_1_it_reaps_orphans_without_counting_them() {
+    // In a container yd-pipe is PID 1: its programs' orphans become its
+    // children too, and must not be taken for connections ending.
+    let mut sb = Sandbox::new("pipepid1");
+    let socket = sb.path("socket");
+    sb.spawn(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(bin("yd-pipe"))
+            .arg(&socket)
+            .args(["exec", "sh", "-c", "sleep 0.1 & echo orphaned"]),
+    );
+    wait_for("it listens", 5 * S, || UnixStream::connect(&socket).is_ok());
+    for _ in 0..5 {
+        assert_eq!(exchange(&socket, b""), b"orphaned\n");
+        std::thread::sleep(S / 4);
+    }
+}

@@ -14,6 +14,7 @@ use crate::sys::{self, net, Spawn};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::Signal;
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -60,8 +61,14 @@ pub struct Server {
     /// Connections (or, for `exec`, children) alive now.
     active: usize,
     max: usize,
-    /// At `max`, listeners are left alone until a connection ends.
+    /// The programs started for `exec` connections. Only these count as
+    /// connections when reaped: as PID 1 (of a container) we also reap
+    /// orphans that are none of ours.
+    children: HashSet<u32>,
+    /// At `max` (or out of fds), listeners are left alone...
     paused: bool,
+    /// ...until a connection ends.
+    freed: bool,
     retrying: Vec<usize>,
 }
 
@@ -95,7 +102,9 @@ impl Server {
             free: Vec::new(),
             active: 0,
             max,
+            children: HashSet::new(),
             paused: false,
+            freed: false,
             retrying: Vec::new(),
         })
     }
@@ -135,8 +144,10 @@ impl Server {
         for sig in sys::read_signals(&mut self.signals)? {
             match sig {
                 Signal::SIGCHLD => {
-                    while sys::reap_any().is_some() {
-                        self.active -= 1;
+                    while let Some((pid, _)) = sys::reap_any() {
+                        if self.children.remove(&pid) {
+                            self.ended();
+                        }
                     }
                 }
                 _ => stop = true,
@@ -180,9 +191,16 @@ impl Server {
         self.paused = true;
     }
 
+    /// A connection (or a program serving one) ended.
+    fn ended(&mut self) {
+        self.active -= 1;
+        self.freed = true;
+    }
+
     fn resume_if_paused(&mut self) {
-        if self.paused && self.active < self.max {
+        if self.paused && self.freed && self.active < self.max {
             self.paused = false;
+            self.freed = false;
             // Edge-triggered: the queue will not announce itself again.
             for i in 0..self.listeners.len() {
                 self.accept_from(i);
@@ -203,21 +221,26 @@ impl Server {
         ];
         let args: Vec<&OsStr> = argv[1..].iter().map(|a| a.as_os_str()).collect();
         let program = Path::new(&argv[0]);
-        let spawned = client.try_clone().and_then(|stdout| {
-            sys::spawn(Spawn {
-                program,
-                arg0: &argv[0].to_string_lossy(),
-                args: &args,
-                env: &env,
-                cwd: Path::new("."),
-                stdin: Some(client),
-                stdout: Some(stdout),
-                extra_fd: None,
-                new_session: false,
-            })
-        });
+        let spawned = net::set_blocking(&client)
+            .and_then(|()| client.try_clone())
+            .and_then(|stdout| {
+                sys::spawn(Spawn {
+                    program,
+                    arg0: &argv[0].to_string_lossy(),
+                    args: &args,
+                    env: &env,
+                    cwd: Path::new("."),
+                    stdin: Some(client),
+                    stdout: Some(stdout),
+                    extra_fd: None,
+                    new_session: false,
+                })
+            });
         match spawned {
-            Ok(_) => self.active += 1,
+            Ok(pid) => {
+                self.children.insert(pid);
+                self.active += 1;
+            }
             Err(e) => warn(PROG, format_args!("{}: {e}", program.display())),
         }
     }
@@ -346,7 +369,7 @@ impl Server {
     fn close(&mut self, index: usize) {
         self.slots[index] = Slot::Free;
         self.free.push(index);
-        self.active -= 1;
+        self.ended();
     }
 
     fn retry_waiting(&mut self) {

@@ -75,6 +75,15 @@ pub fn accept(listener: RawFd) -> io::Result<Option<OwnedFd>> {
     }
 }
 
+/// Make a socket blocking again, for a program that gets it as its stdin
+/// and stdout: O_NONBLOCK belongs to the open file, which it shares, and
+/// ordinary programs take EAGAIN for an error.
+pub fn set_blocking(fd: &OwnedFd) -> io::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
 /// Who is at the other end of a unix socket, as the kernel saw it at connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerCred {
