@@ -109,4 +109,8 @@ fn root_does_not_follow_a_users_supervise_link_to_another_supervisor() {
     assert!(err.contains("refusing as root"), "{err}");
     std::thread::sleep(Duration::from_millis(100));
     assert!(is_up(&theirs), "the other supervisor got no command");
+    // Nor does root read someone else's status out through the link.
+    let (code, out, err) = run(Command::new(bin("yd-svstat")).arg(&mine));
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("refusing as root") && !out.contains("up"), "{out}{err}");
 }
