@@ -176,6 +176,9 @@ fn lifecycle_make_start_stop_start_remove() {
         .any(|l| l.starts_with(&format!("yd-{name}:"))));
     host.start_scanner();
     host.wait_up(&name);
+    let exports = host.root.join("exports").join(&name);
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&exports).unwrap());
+    assert_eq!(owner, uid, "its exports dir is its own");
     let (code, out, err) = host.join(&name, "echo kept > ~/note && cat ~/note");
     assert_eq!((code, out.as_str()), (0, "kept\n"), "{err}");
 
@@ -218,6 +221,7 @@ fn lifecycle_make_start_stop_start_remove() {
     assert_eq!(processes_of(uid), 0);
     assert_eq!(mounts_under(&home_of(&name)), 0);
     assert!(!host.root.join("state").join(&name).exists() && !home_of(&name).exists());
+    assert!(!host.root.join("exports").join(&name).exists(), "its exports are gone");
 }
 
 #[test]
