@@ -496,3 +496,38 @@ fn as_pid_1_it_reaps_orphans_without_counting_them() {
         std::thread::sleep(S / 4);
     }
 }
+
+#[test]
+fn peers_vanishing_mid_stream_end_only_their_connection() {
+    let mut sb = Sandbox::new("pipevanish");
+    let target = sb.path("target");
+    // The target reads a line: "quit" makes it vanish at once, anything
+    // else gets 8 MiB back.
+    serve_unix(UnixListener::bind(&target).unwrap(), |mut c| {
+        let mut line = [0u8; 5];
+        if c.read_exact(&mut line).is_ok() && &line != b"quit\n" {
+            let _ = c.write_all(&vec![b'x'; 8 << 20]);
+        }
+    });
+    let (dir, socket) = pipeline(&mut sb, "vanish", &format!("socket unix:{}", target.display()));
+    let pid = status(&dir).pid;
+
+    // The target goes away while we still send.
+    let mut c = UnixStream::connect(&socket).unwrap();
+    c.write_all(b"quit\n").unwrap();
+    let big = vec![b'y'; 1 << 20];
+    let sent = (0..64).try_for_each(|_| c.write_all(&big));
+    assert!(sent.is_err(), "the writer learns its reader is gone");
+
+    // The client goes away while the target still sends.
+    for _ in 0..3 {
+        let mut c = UnixStream::connect(&socket).unwrap();
+        c.write_all(b"give\n").unwrap();
+        let mut some = [0u8; 4096];
+        c.read_exact(&mut some).unwrap();
+        drop(c);
+    }
+    assert_eq!(status(&dir).pid, pid, "the pipeline itself never stopped");
+    let reply = exchange(&socket, b"more\n");
+    assert_eq!(reply.len(), 8 << 20);
+}
