@@ -68,7 +68,7 @@ yd-svstat "$tenants/$tenant" "$home/docker" "$home/services" "$home/services/hel
 	"$home/services/web" "$home/services/web/parts/"* "$home/pipelines" "$home/pipelines/web"
 echo "== inside the tenant: yd-nsenter --join $tenant -- ..."
 join sh -c 'echo "   I am $(id -un), PID 1 is $(tr "\0" " " < /proc/1/cmdline)"
-	docker ps --format "   container {{.Names}} ({{.Image}}): {{.Status}}"
+	docker ps --format "container {{.Names}} ({{.Image}}): {{.Status}}" | sed "s/^/   /"
 	echo "   hello says: $(socat - UNIX-CONNECT:$HOME/services/hello/socket </dev/null)"
 	echo "   GET / through ~/pipelines/web/socket:"
 	printf "GET / HTTP/1.0\r\n\r\n" | socat -t 5 - UNIX-CONNECT:$HOME/pipelines/web/socket | sed "s/^/      /"'
