@@ -509,7 +509,11 @@ fn peers_vanishing_mid_stream_end_only_their_connection() {
             let _ = c.write_all(&vec![b'x'; 8 << 20]);
         }
     });
-    let (dir, socket) = pipeline(&mut sb, "vanish", &format!("socket unix:{}", target.display()));
+    let (dir, socket) = pipeline(
+        &mut sb,
+        "vanish",
+        &format!("socket unix:{}", target.display()),
+    );
     let pid = status(&dir).pid;
 
     // The target goes away while we still send.

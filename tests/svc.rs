@@ -112,5 +112,8 @@ fn root_does_not_follow_a_users_supervise_link_to_another_supervisor() {
     // Nor does root read someone else's status out through the link.
     let (code, out, err) = run(Command::new(bin("yd-svstat")).arg(&mine));
     assert_ne!(code, 0, "{out}");
-    assert!(err.contains("refusing as root") && !out.contains("up"), "{out}{err}");
+    assert!(
+        err.contains("refusing as root") && !out.contains("up"),
+        "{out}{err}"
+    );
 }

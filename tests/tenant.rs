@@ -221,7 +221,10 @@ fn lifecycle_make_start_stop_start_remove() {
     assert_eq!(processes_of(uid), 0);
     assert_eq!(mounts_under(&home_of(&name)), 0);
     assert!(!host.root.join("state").join(&name).exists() && !home_of(&name).exists());
-    assert!(!host.root.join("exports").join(&name).exists(), "its exports are gone");
+    assert!(
+        !host.root.join("exports").join(&name).exists(),
+        "its exports are gone"
+    );
 }
 
 #[test]

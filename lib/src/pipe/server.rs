@@ -330,8 +330,8 @@ impl Server {
         let slot = std::mem::replace(&mut self.slots[index], Slot::Free);
         let next = match slot {
             Slot::Free => return,
-            Slot::Connecting { client, target } => match net::take_error(&target) {
-                Ok(()) => match Bridge::new(client, target, self.target_is_tcp()) {
+            Slot::Connecting { client, target } => match net::connect_outcome(&target) {
+                Ok(true) => match Bridge::new(client, target, self.target_is_tcp()) {
                     Ok(b) => Some(Slot::Open(b)),
                     Err(e) => {
                         warn(PROG, format_args!("making pipes: {e}"));
@@ -339,9 +339,7 @@ impl Server {
                     }
                 },
                 // Still under way (an event on the client side).
-                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                    Some(Slot::Connecting { client, target })
-                }
+                Ok(false) => Some(Slot::Connecting { client, target }),
                 Err(e) => {
                     warn(PROG, format_args!("connecting to {}: {e}", self.target));
                     None

@@ -105,7 +105,8 @@ pub fn peer_cred(fd: &OwnedFd) -> io::Result<PeerCred> {
 pub enum Connect {
     /// Connected.
     Ready(OwnedFd),
-    /// A TCP handshake under way: wait until writable, then [`take_error`].
+    /// A TCP handshake under way: wait until writable, then see
+    /// [`connect_outcome`].
     InProgress(OwnedFd),
     /// The listener's queue is full (unix sockets): try again a bit later.
     Busy,
@@ -147,11 +148,17 @@ pub fn connect_tcp(addr: SocketAddr) -> io::Result<Connect> {
     }
 }
 
-/// The outcome of a finished non-blocking connect.
-pub fn take_error(fd: &OwnedFd) -> io::Result<()> {
+/// Where a non-blocking connect stands: `Ok(true)` connected, `Ok(false)`
+/// still under way (SO_ERROR is 0 then too), `Err` failed.
+pub fn connect_outcome(fd: &OwnedFd) -> io::Result<bool> {
     match socket::getsockopt(fd, sockopt::SocketError)? {
-        0 => Ok(()),
-        e => Err(io::Error::from_raw_os_error(e)),
+        0 => {}
+        e => return Err(io::Error::from_raw_os_error(e)),
+    }
+    match socket::getpeername::<SockaddrStorage>(fd.as_raw_fd()) {
+        Ok(_) => Ok(true),
+        Err(Errno::ENOTCONN) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
