@@ -6,6 +6,8 @@
 //! runit's `supervise/{status,control,ok,lock,stat,pid}`, read and driven by
 //! runit's `sv`, daemontools' `svc`/`svstat`/`svok` and s6's `s6-svc`.
 //! `supervise/yd-status` is yodawg's own record (see [`crate::status`]).
+//! A tenant's `services/`, `pipelines/`, `imports/` and the `socket` in a
+//! service's or pipeline's dir are its users' interface too.
 
 /// The program that runs the service.
 pub const RUN: &str = "run";
@@ -50,6 +52,16 @@ pub const SVSCAN_DIR: &str = ".yd-svscan";
 pub const LOG_CURRENT: &str = "current";
 /// yd-log: the lock held by the live logger.
 pub const LOG_LOCK: &str = "lock";
+
+/// A tenant's home (docs/services.md, docs/pipelines.md): its services and
+/// pipelines, each a scan dir below `$HOME`...
+pub const SERVICES: &str = "services";
+pub const PIPELINES: &str = "pipelines";
+/// ...the socket a service or pipeline answers on, inside its dir...
+pub const SOCKET: &str = "socket";
+/// ...and one dir per tenant that exported a pipeline to it (a link to
+/// every tenant's exports).
+pub const IMPORTS: &str = "imports";
 
 /// Names of the supervisor's own program, found beside the scanner.
 pub const SUPERVISE_PROGRAM: &str = "yd-supervise";

@@ -23,7 +23,7 @@ const INITIAL: usize = 64 * 1024;
 /// so each call moves more (pipe-max-size's default). Connections that
 /// never fill one keep the small size and cost less memory and less of the
 /// user's pipe budget (pipe(7): pipe-user-pages-soft).
-pub const GROWN: usize = 1024 * 1024;
+const GROWN: usize = 1024 * 1024;
 /// A buffer grows less: past 256 KiB, copies into TCP got no faster here.
 const GROWN_BUFFER: usize = 256 * 1024;
 

@@ -9,18 +9,11 @@
 //! | `import:TENANT/NAME`   | `$HOME/imports/TENANT/NAME`, what TENANT exported to us |
 //! | `exec PROG ARG...`     | run PROG per connection, the connection on its stdin and stdout |
 
+use crate::names::{IMPORTS, PIPELINES, SERVICES, SOCKET};
 use crate::tenant::TenantName;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-
-/// The socket a pipeline or service listens on, inside its dir.
-pub const SOCKET: &str = "socket";
-/// Where a tenant's pipelines and services live, below `$HOME`.
-pub const PIPELINES: &str = "pipelines";
-pub const SERVICES: &str = "services";
-/// Below `$HOME`: one dir per tenant that exported something to us.
-pub const IMPORTS: &str = "imports";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

@@ -306,7 +306,7 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
     }
     // ~/imports: what other tenants exported, seen through the exports dir
     // every tenant has (a link, so nothing is mounted into the home).
-    let imports = host.template().join(crate::pipe::endpoint::IMPORTS);
+    let imports = host.template().join(crate::names::IMPORTS);
     match std::os::unix::fs::symlink(super::root::TENANT_EXPORTS, &imports) {
         Ok(()) => written += 1,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => kept += 1,
