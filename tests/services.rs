@@ -139,7 +139,10 @@ fn the_web_service_answers_in_its_tenants_docker_only() {
             && reply.contains("Hello from a tenant's own web server")
     });
     let (_, names, _) = host.join(&a, "docker ps --format '{{.Names}} {{.Image}}'");
-    assert_eq!(names, "yodawg-web yodawg/web\n", "in a's own Docker");
+    assert!(
+        names.starts_with("yodawg-web yodawg/web:") && names.lines().count() == 1,
+        "in a's own Docker: {names}"
+    );
     // Reached through a pipeline too (as the README's demo does).
     let (code, _, err) = host.join(
         &a,
