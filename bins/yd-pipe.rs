@@ -2,14 +2,14 @@
 //! bridge (see yd-pipe(8)).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use yodawg::cli::finish;
+use yodawg::pipe::endpoint::Places;
 use yodawg::pipe::{run, Options};
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let result = Options::parse(&args, home.as_deref()).and_then(|o| run(o, home.as_deref()));
+    let places = Places::from_env();
+    let result = Options::parse(&args, &places).and_then(|o| run(o, places.home.as_deref()));
     finish("yd-pipe", result)
 }

@@ -440,6 +440,34 @@ fn an_export_reaches_the_named_tenant_only() {
     let (code, _, err) = host.join(&a, "touch ~/pipelines/hello/exports/host");
     assert_eq!(code, 0, "{err}");
     assert_eq!(from_host(), b"hello 0\n");
+
+    // The host bridges to it by name too (YD_IMPORTS = ROOT/exports), and
+    // never through a link the tenant planted there.
+    let (code, _, err) = host.join(&a, "ln -s hello $YD_EXPORTS/alias");
+    assert_eq!(code, 0, "{err}");
+    let mut sb = Sandbox::new("pipehostimport");
+    let bridge = |sb: &mut Sandbox, name: &str| {
+        let socket = sb.path(name);
+        sb.spawn(
+            Command::new(bin("yd-pipe"))
+                .env("YD_IMPORTS", host.root.join("exports"))
+                .arg(&socket)
+                .arg(format!("import:{a}/{name}")),
+        );
+        wait_for("the host's bridge", 5 * S, || {
+            UnixStream::connect(&socket).is_ok()
+        });
+        socket
+    };
+    let direct = bridge(&mut sb, "hello");
+    assert_eq!(exchange(&direct, b""), b"hello 0\n");
+    let via_link = bridge(&mut sb, "alias");
+    assert_eq!(
+        exchange(&via_link, b""),
+        b"",
+        "a link in the exports is not followed"
+    );
+
     let (code, _, err) = host.join(&a, &format!("rm ~/pipelines/hello/exports/{b}"));
     assert_eq!(code, 0, "{err}");
     assert_eq!(ask(&b, &imported), "", "b's export was taken back");

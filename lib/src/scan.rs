@@ -408,11 +408,12 @@ impl Scanner {
             return true;
         }
         // Its logger too: nothing of a service runs before it is enabled
-        // (yd-supervise brings the logger up with the service).
+        // (yd-supervise brings the logger up with the service). Not through
+        // a `log` symlink: whoever planted it would choose where we write.
         let log = Path::new(name).join(names::LOG);
         let marked = crate::servicedir::create_down_file(Path::new(name))
             .and_then(|_| {
-                if log.is_dir() {
+                if std::fs::symlink_metadata(&log).is_ok_and(|m| m.is_dir()) {
                     crate::servicedir::create_down_file(&log)
                 } else {
                     Ok(())

@@ -13,7 +13,29 @@ use crate::names::{IMPORTS, PIPELINES, SERVICES, SOCKET};
 use crate::tenant::TenantName;
 use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+/// The environment variable that names the dir of imports, for the host
+/// (`YD_IMPORTS=/var/lib/yodawg/exports`); a tenant's is `$HOME/imports`.
+pub const IMPORTS_ENV: &str = "YD_IMPORTS";
+
+/// Where the by-name targets are.
+#[derive(Debug, Default)]
+pub struct Places {
+    pub home: Option<PathBuf>,
+    /// `$YD_IMPORTS`, else `$HOME/imports`.
+    pub imports: Option<PathBuf>,
+}
+
+impl Places {
+    pub fn from_env() -> Places {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let imports = std::env::var_os(IMPORTS_ENV)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(IMPORTS)));
+        Places { home, imports }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -46,9 +68,9 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
 }
 
 impl Target {
-    /// Parse the words after the socket path. `home` resolves the by-name
+    /// Parse the words after the socket path. `places` resolves the by-name
     /// endpoints; they are an error without it.
-    pub fn parse(words: &[OsString], home: Option<&Path>) -> Result<Target, String> {
+    pub fn parse(words: &[OsString], places: &Places) -> Result<Target, String> {
         let (first, rest) = words.split_first().ok_or("no target")?;
         let first = first.to_str().ok_or("a target is text")?;
         if first == "exec" {
@@ -63,7 +85,12 @@ impl Target {
         let (kind, what) = first
             .split_once(':')
             .ok_or_else(|| format!("{first:?}: a target is KIND:WHAT or exec PROG"))?;
-        let home = || home.ok_or_else(|| format!("{kind}: needs HOME"));
+        let home = || {
+            places
+                .home
+                .as_deref()
+                .ok_or_else(|| format!("{kind}: needs HOME"))
+        };
         match kind {
             "unix" if !what.is_empty() => Ok(Target::Unix(what.into())),
             "tcp" => parse_tcp(what).map(Target::Tcp),
@@ -83,7 +110,11 @@ impl Target {
                 TenantName::parse(tenant)?;
                 check_name("pipeline", name)?;
                 Ok(Target::Imported {
-                    dir: home()?.join(IMPORTS).join(tenant),
+                    dir: places
+                        .imports
+                        .as_deref()
+                        .ok_or_else(|| format!("{kind}: needs HOME or {IMPORTS_ENV}"))?
+                        .join(tenant),
                     name: name.into(),
                 })
             }
@@ -119,7 +150,11 @@ mod tests {
 
     fn parse(words: &[&str]) -> Result<Target, String> {
         let w: Vec<OsString> = words.iter().map(OsString::from).collect();
-        Target::parse(&w, Some(Path::new("/home/yd-a")))
+        let places = Places {
+            home: Some("/home/yd-a".into()),
+            imports: Some("/home/yd-a/imports".into()),
+        };
+        Target::parse(&w, &places)
     }
 
     #[test]
@@ -184,6 +219,6 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }
         let w = vec![OsString::from("pipeline:web")];
-        assert!(Target::parse(&w, None).is_err(), "no HOME");
+        assert!(Target::parse(&w, &Places::default()).is_err(), "no HOME");
     }
 }

@@ -13,7 +13,7 @@ pub mod server;
 
 use crate::cli::{parse_number, warn, Fatal};
 use crate::sys::net;
-use endpoint::Target;
+use endpoint::{Places, Target};
 use exports::{Exports, EXPORTS_ENV};
 use server::{Listener, Server};
 use std::ffi::OsString;
@@ -42,7 +42,7 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn parse(args: &[OsString], home: Option<&Path>) -> Result<Options, Fatal> {
+    pub fn parse(args: &[OsString], places: &Places) -> Result<Options, Fatal> {
         let mut max = None;
         let mut exports = None;
         let mut rest = args;
@@ -70,7 +70,7 @@ impl Options {
             return Err(Fatal::usage(USAGE));
         }
         let target =
-            Target::parse(words, home).map_err(|e| Fatal::usage(format!("target: {e}")))?;
+            Target::parse(words, places).map_err(|e| Fatal::usage(format!("target: {e}")))?;
         let default_max = match target {
             Target::Exec(_) => DEFAULT_MAX_EXEC,
             _ => DEFAULT_MAX_BRIDGES,
@@ -168,7 +168,11 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Options, Fatal> {
         let a: Vec<OsString> = args.iter().map(OsString::from).collect();
-        Options::parse(&a, Some(Path::new("/home/yd-a")))
+        let places = Places {
+            home: Some("/home/yd-a".into()),
+            imports: None,
+        };
+        Options::parse(&a, &places)
     }
 
     #[test]
