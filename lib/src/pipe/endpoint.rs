@@ -6,7 +6,7 @@
 //! | `tcp:HOST:PORT`        | a TCP address; HOST is an IP (`[::1]` for v6) or `localhost` |
 //! | `pipeline:NAME`        | `$HOME/pipelines/NAME/socket`                  |
 //! | `service:NAME`         | `$HOME/services/NAME/socket`                   |
-//! | `import:TENANT/NAME`   | `$HOME/imports/TENANT/NAME`, what TENANT exported to us |
+//! | `import:TENANT/NAME`   | `$HOME/imports/TENANT/NAME` (or `$YD_IMPORTS/…`), what TENANT exported to us |
 //! | `exec PROG ARG...`     | run PROG per connection, the connection on its stdin and stdout |
 
 use crate::names::{IMPORTS, PIPELINES, SERVICES, SOCKET};
