@@ -563,3 +563,70 @@ fn peers_vanishing_mid_stream_end_only_their_connection() {
     let reply = exchange(&socket, b"more\n");
     assert_eq!(reply.len(), 8 << 20);
 }
+
+#[test]
+fn a_reader_that_stops_stops_its_writer_with_memory_bounded() {
+    let mut sb = Sandbox::new("pipeback");
+    let target = sb.path("target");
+    let listener = UnixListener::bind(&target).unwrap();
+    let (dir, socket) = pipeline(
+        &mut sb,
+        "back",
+        &format!("socket unix:{}", target.display()),
+    );
+    // Leave out the connection `pipeline`'s probe made through the bridge.
+    listener.set_nonblocking(true).unwrap();
+    wait_for("the probe's connection", 5 * S, || {
+        listener.accept().is_ok()
+    });
+    listener.set_nonblocking(false).unwrap();
+    let mut c = UnixStream::connect(&socket).unwrap();
+    // The target takes the connection but reads nothing yet.
+    let (mut far, _) = listener.accept().unwrap();
+    c.set_nonblocking(true).unwrap();
+    let block = vec![b'z'; 64 << 10];
+    let mut accepted = 0usize;
+    let mut blocked_since = None;
+    loop {
+        match c.write(&block) {
+            Ok(n) => {
+                accepted += n;
+                blocked_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let since = *blocked_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > S / 2 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(accepted < 64 << 20, "the writer was never stopped");
+    }
+    // What it could write: the sockets' buffers and the pipe (1 MiB).
+    assert!(accepted < 16 << 20, "{accepted} bytes taken in");
+    let rss_kib: usize = read(
+        &Path::new("/proc")
+            .join(status(&dir).pid.to_string())
+            .join("status"),
+    )
+    .lines()
+    .find_map(|l| l.strip_prefix("VmRSS:"))
+    .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+    .unwrap();
+    assert!(rss_kib < 8 << 10, "yd-pipe holds {rss_kib} KiB");
+    // The reader reads again: everything arrives.
+    c.set_nonblocking(false).unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = far.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    assert_eq!(got, accepted);
+}
