@@ -408,9 +408,14 @@ fn an_export_reaches_the_named_tenant_only() {
     wait_for("b to reach a's export", 10 * S, || {
         ask(&b, &imported) == format!("hello {uid_b}\n")
     });
-    // The third tenant finds the socket too, and is turned away.
+    // The third tenant finds the socket too (knowing its name: the dirs
+    // are not listable), and is turned away.
     let (_, out, _) = host.join(&c, &format!("test -S {imported} && echo there"));
     assert_eq!(out, "there\n");
+    for dir in ["$HOME/imports/", &format!("$HOME/imports/{a}/")] {
+        let (code, _, _) = host.join(&c, &format!("ls {dir}"));
+        assert_ne!(code, 0, "{dir} is not listable");
+    }
     assert_eq!(ask(&c, &imported), "", "c is no consumer");
     assert_eq!(
         ask(

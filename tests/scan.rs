@@ -147,10 +147,14 @@ fn as_pid_1_it_reaps_every_orphan() {
     });
     // The last orphans may still run a moment (under load): wait for them
     // to end and be reaped, then PID 1 keeps only its supervisor.
-    wait_for("every orphan reaped, only the supervisor left", 10 * S, || {
-        let kids: Vec<_> = children_of(init).into_iter().map(cmdline).collect();
-        kids == ["yd-supervise forker"]
-    });
+    wait_for(
+        "every orphan reaped, only the supervisor left",
+        10 * S,
+        || {
+            let kids: Vec<_> = children_of(init).into_iter().map(cmdline).collect();
+            kids == ["yd-supervise forker"]
+        },
+    );
     signal(init, Signal::SIGTERM);
     assert_eq!(sb.wait_exit(unshare, 10 * S), Some(0));
     assert_eq!(processes_under(&sb.root), 0);

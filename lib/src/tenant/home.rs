@@ -34,6 +34,9 @@ fn top_level_dirs(template: &Path) -> io::Result<Vec<String>> {
     Ok(out)
 }
 
+/// `ROOT/exports` and each tenant's dir in it.
+pub const EXPORTS_MODE: u32 = 0o711;
+
 fn mkdir(path: &Path, mode: u32) -> io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -62,9 +65,16 @@ pub fn prepare_state(host: &HostRoot, t: &TenantName, acct: &Account) -> io::Res
     }
     sys::make_owned_dir(&state, "docker", 0o700, acct.uid, acct.gid)?;
     // Its exports: sockets it alone writes, that every tenant may open
-    // (each export checks who connects).
-    mkdir(&host.exports(), 0o755)?;
-    sys::make_owned_dir(&host.exports(), t.as_str(), 0o755, acct.uid, acct.gid)?;
+    // (each export checks who connects). Searchable, not listable: a tenant
+    // learns another's name, or an export's, from its owner, not from `ls`.
+    mkdir(&host.exports(), EXPORTS_MODE)?;
+    sys::make_owned_dir(
+        &host.exports(),
+        t.as_str(),
+        EXPORTS_MODE,
+        acct.uid,
+        acct.gid,
+    )?;
     let template = host.template();
     for name in top_level_dirs(&template)? {
         let mode = std::fs::metadata(template.join(&name))?.mode() & 0o7777;

@@ -271,7 +271,7 @@ pub fn setup(host: HostRoot) -> Result<u8, Fatal> {
         (host.libs(), 0o755),
         (host.config(), 0o755),
         (host.root.join("state"), 0o711),
-        (host.exports(), 0o755),
+        (host.exports(), super::home::EXPORTS_MODE),
         (host.tenant_definition(), 0o755),
     ] {
         std::fs::DirBuilder::new()
