@@ -9,7 +9,7 @@
 //! from a uid not listed is closed at once. The list is read at each
 //! connection, so adding or removing a file takes effect immediately.
 
-use crate::tenant::{accounts, TenantName};
+use crate::tenant::{accounts, TenantName, USER_PREFIX};
 use std::path::{Path, PathBuf};
 
 /// The consumer name that stands for the host (root).
@@ -29,20 +29,24 @@ impl Exports {
         }
     }
 
-    /// Whether the peer with `uid` is listed now. A name that is no tenant
-    /// (or no longer one) admits nobody.
+    /// Whether the peer with `uid` is listed now: one passwd lookup and
+    /// one stat per connection, whatever the list's length. A uid that is
+    /// no tenant's (nor root's) is never listed.
     pub fn admits(&self, uid: u32) -> bool {
-        let Ok(entries) = std::fs::read_dir(&self.consumers) else {
-            return false;
-        };
-        entries.flatten().any(|e| {
-            let name = e.file_name();
-            match name.to_str() {
-                Some(HOST) => uid == 0,
-                Some(n) => consumer_uid(n) == Some(uid),
-                None => false,
+        let consumer = if uid == 0 {
+            HOST.to_string()
+        } else {
+            let user = accounts::lookup_uid(uid).ok().flatten().map(|a| a.user);
+            let tenant = user
+                .as_deref()
+                .and_then(|u| u.strip_prefix(USER_PREFIX))
+                .and_then(|n| TenantName::parse(n).ok());
+            match tenant {
+                Some(t) => t.as_str().to_string(),
+                None => return false,
             }
-        })
+        };
+        self.consumers.join(consumer).symlink_metadata().is_ok()
     }
 
     /// The entries that name no one, for a warning at startup.

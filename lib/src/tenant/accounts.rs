@@ -26,20 +26,31 @@ pub struct Account {
 
 /// Find `user` in /etc/passwd.
 pub fn lookup(user: &str) -> io::Result<Option<Account>> {
+    find(|name, _| name == user)
+}
+
+/// Find the user whose uid is `uid` (the first, as getpwuid does).
+pub fn lookup_uid(uid: u32) -> io::Result<Option<Account>> {
+    let uid = uid.to_string();
+    find(|_, id| id == uid)
+}
+
+/// The first /etc/passwd entry whose name and uid field `matches`.
+fn find(matches: impl Fn(&str, &str) -> bool) -> io::Result<Option<Account>> {
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
-        if f.len() >= 7 && f[0] == user {
+        if f.len() >= 7 && matches(f[0], f[2]) {
             let num = |s: &str| {
                 s.parse::<u32>().map_err(|_| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("/etc/passwd: bad id for {user}"),
+                        format!("/etc/passwd: bad id for {}", f[0]),
                     )
                 })
             };
             return Ok(Some(Account {
-                user: user.into(),
+                user: f[0].into(),
                 uid: num(f[2])?,
                 gid: num(f[3])?,
                 home: PathBuf::from(f[5]),
