@@ -122,7 +122,10 @@ impl Supervisor {
                 self.on_signals()?;
             }
             if ready.main_control {
-                self.logger_follows_service_commands();
+                // The logger catches up in the same turn of the loop: what
+                // the service writes meanwhile waits in the held pipe.
+                self.main.on_control(&main_stdio(&self.log));
+                self.logger_follows_service();
             }
             if ready.main_notify {
                 self.main.on_notify();
@@ -144,9 +147,9 @@ impl Supervisor {
     }
 
     /// A service never runs without its logger: while the service is
-    /// wanted up (or runs, as after `o`), a logger that is merely wanted down (its own `down` file,
-    /// as `yd-svscan -d` leaves in a service not yet enabled) is brought up
-    /// too, before the service starts. Otherwise the service's output would
+    /// wanted up (or runs, as after `o`), a logger that is merely wanted
+    /// down (its own `down` file, as `yd-svscan -d` leaves in a service not
+    /// yet enabled) is brought up too, before the service starts. Otherwise the service's output would
     /// fill the pipe and block it. runsv and s6-supervise leave this to the
     /// admin; a tenant enabling a service expects its log to run.
     fn logger_follows_service(&mut self) {
@@ -156,14 +159,6 @@ impl Supervisor {
                 slot.apply(control::Command::Up, &log_stdio(pipe));
             }
         }
-    }
-
-    /// Commands for the service, then its logger catches up (in the same
-    /// turn of the loop: what the service writes meanwhile waits in the
-    /// pipe, which the supervisor holds).
-    fn logger_follows_service_commands(&mut self) {
-        self.main.on_control(&main_stdio(&self.log));
-        self.logger_follows_service();
     }
 
     /// Is the service down for good, and its logger too? Closing the pipe's
