@@ -107,7 +107,7 @@ impl Flow {
                 end: 0,
             }
         } else {
-            let (read, write) = net::pipe()?;
+            let (read, write) = net::nonblocking_pipe()?;
             Medium::Pipe { read, write }
         };
         Ok(Flow {

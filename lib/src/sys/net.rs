@@ -172,8 +172,9 @@ pub fn shutdown(fd: RawFd, write: bool) {
     let _ = socket::shutdown(fd, how);
 }
 
-/// A non-blocking, close-on-exec pipe: (read end, write end).
-pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+/// A non-blocking, close-on-exec pipe: (read end, write end). (The
+/// supervisors' [`crate::sys::pipe`] blocks: its ends go to children.)
+pub fn nonblocking_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?)
 }
 
