@@ -6,12 +6,19 @@
 Streams: a source writes N bytes in 1 MiB (then 64 KiB) sends, shuts its write side, and
 waits for the sink to close (which the sink does after reading everything);
 the time is the source's, from connect to that close. Every path is tried
-three times, the best kept. CPU is the bridge process's own (user + system,
-from wait4 when it exits).
+three times, the best kept. CPU is each process's own (user + system): the
+bridge's from wait4 when it exits, the source's and the sink's from their
+own getrusage at the end.
+
+The machine has few cores and a bridge adds a third busy process to the
+writer and the reader, so the report also says how many cores the three
+kept busy, and from the endpoints' own CPU per GB, what a bridge may spend
+per GB to reach the target at all (see bench/README.md, "Pipelines").
 """
 
 import argparse
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -53,11 +60,17 @@ def listen(addr):
     return s
 
 
+def cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def role_sink(addr, block):
     """Read one connection to its end, `block` bytes at a time, then close it."""
     ls = listen(addr)
     print("ready", flush=True)
     c, _ = ls.accept()
+    cpu = cpu_seconds()
     buf = memoryview(bytearray(block))
     n = 0
     while True:
@@ -66,11 +79,12 @@ def role_sink(addr, block):
             break
         n += k
     c.close()
-    print(n, flush=True)
+    print(n, cpu_seconds() - cpu, flush=True)
 
 
 def role_source(addr, total, block):
     data = os.urandom(block)
+    cpu = cpu_seconds()
     t = time.perf_counter()
     s = connect(addr)
     sent = 0
@@ -79,7 +93,7 @@ def role_source(addr, total, block):
         sent += block
     s.shutdown(socket.SHUT_WR)
     s.recv(1)
-    print(time.perf_counter() - t, flush=True)
+    print(time.perf_counter() - t, cpu_seconds() - cpu, flush=True)
 
 
 def role_echo(addr):
@@ -177,15 +191,28 @@ def bridges(bin_dir, listen_path, target):
     ]
 
 
+class Run:
+    """One stream: GB/s, and each process's CPU seconds per GB (`bridge`
+    is None with no bridge)."""
+
+    def __init__(self, rate, source, bridge, sink):
+        self.rate, self.source, self.bridge, self.sink = rate, source, bridge, sink
+
+    def cores_busy(self):
+        """How many cores the three processes kept busy on average."""
+        return (self.source + (self.bridge or 0.0) + self.sink) * self.rate
+
+
 def stream(root, bin_dir, kind, total, block, tries=3):
-    """Best GB/s and bridge CPU s/GB for each way of moving `total` bytes,
-    the endpoints reading and writing `block` bytes at a time."""
+    """The best Run of each way of moving `total` bytes, the endpoints
+    reading and writing `block` bytes at a time."""
     results = {}
+    gb = total / 1e9
     port = free_port()
     target = f"unix:{root}/sink" if kind == "unix" else f"tcp:127.0.0.1:{port}"
     ways = [("direct", None)] + bridges(bin_dir, f"{root}/bridge", target)
     for name, argv in ways:
-        best_rate, best_cpu = 0.0, None
+        best = None
         for _ in range(tries):
             for p in [f"{root}/sink", f"{root}/bridge"]:
                 if os.path.exists(p):
@@ -199,17 +226,17 @@ def stream(root, bin_dir, kind, total, block, tries=3):
                 wait_socket(f"{root}/bridge")
                 entry = f"unix:{root}/bridge"
             source = spawn("source", entry, total, block)
-            seconds = float(source.stdout.readline())
+            seconds, source_cpu = map(float, source.stdout.readline().split())
             source.wait()
-            got = int(sink.stdout.readline())
+            got, sink_cpu = sink.stdout.readline().split()
             sink.wait()
-            if got != total:
+            if int(got) != total:
                 raise SystemExit(f"bench: {name}: {got} bytes arrived of {total}")
-            cpu = stop(bridge) if bridge else None
-            rate = total / seconds / 1e9
-            if rate > best_rate:
-                best_rate, best_cpu = rate, cpu
-        results[name] = (best_rate, best_cpu / (total / 1e9) if best_cpu is not None else None)
+            bridge_cpu = stop(bridge) / gb if bridge else None
+            run = Run(gb / seconds, source_cpu / gb, bridge_cpu, float(sink_cpu) / gb)
+            if best is None or run.rate > best.rate:
+                best = run
+        results[name] = best
     return results
 
 
@@ -287,18 +314,26 @@ def run(bin_dir, total=4 * GIB):
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    print(f"\nyd-pipe against socat: {total >> 30} GiB streams (best of 3), bridge CPU from wait4")
+    cores = os.cpu_count()
+    print(f"\nyd-pipe against socat: {total >> 30} GiB streams (best of 3), on {cores} cores")
     for kind, res in streams.items():
-        direct = res["direct"][0]
-        print(f"  {kind}")
-        for name, (rate, cpu) in res.items():
-            cpu_s = f"{cpu:6.3f} CPU s/GB" if cpu is not None else " " * 15
-            print(f"    {name:18} {rate:6.2f} GB/s  {cpu_s}  {rate / direct:5.2f} of direct")
-        y, best = res["yd-pipe"][0], res["socat -b 262144"][0]
-        print(f"    yd-pipe / socat's best: {y / best:.2f} (target: at least 1.5); "
-              f"of direct: {y / direct:.2f} (target: at least 0.70)")
-        print(f"    CPU per GB, socat / yd-pipe: default {res['socat'][1] / res['yd-pipe'][1]:.1f}x, "
-              f"-b 262144 {res['socat -b 262144'][1] / res['yd-pipe'][1]:.1f}x")
+        direct, ours, best = res["direct"], res["yd-pipe"], res["socat -b 262144"]
+        print(f"  {kind}{'':26}CPU s/GB: writer  bridge  reader   cores busy")
+        for name, run in res.items():
+            bridge = f"{run.bridge:6.3f}" if run.bridge is not None else "     -"
+            print(f"    {name:16} {run.rate:5.2f} GB/s {run.rate / direct.rate:5.2f} of direct"
+                  f"   {run.source:6.3f}  {bridge}  {run.sink:6.3f}   {run.cores_busy():5.2f}")
+        print(f"    yd-pipe / socat's best: {ours.rate / best.rate:.2f} (target: at least 1.5); "
+              f"of direct: {ours.rate / direct.rate:.2f} (target: at least 0.70)")
+        print(f"    CPU per GB, socat / yd-pipe: default {res['socat'].bridge / ours.bridge:.1f}x, "
+              f"-b 262144 {best.bridge / ours.bridge:.1f}x")
+        # What the target leaves a bridge: all three processes share the
+        # cores, and the bridge is one thread.
+        goal = max(1.5 * best.rate, 0.7 * direct.rate)
+        budget = min(cores / goal - ours.source - ours.sink, 1 / goal)
+        print(f"    the target, {goal:.2f} GB/s, leaves a bridge {budget:.3f} CPU s/GB beside"
+              f" these endpoints' {ours.source + ours.sink:.3f}; yd-pipe spends {ours.bridge:.3f},"
+              f" a direct writer {direct.source:.3f} on its sends alone")
     print(f"  short connections per second (connect, 1 KiB each way, close; one client)")
     print(f"    yd-pipe {short['yd-pipe']:9.0f}   socat (fork) {short['socat']:9.0f}   "
           f"ratio {short['yd-pipe'] / short['socat']:.2f} (target: at least 1)")
