@@ -12,7 +12,7 @@ use nix::sys::socket::{
 use nix::sys::stat::{lstat, Mode, SFlag};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// How many connections may wait in a listener's queue before we accept them.
@@ -170,6 +170,14 @@ pub fn shutdown(fd: RawFd, write: bool) {
         socket::Shutdown::Read
     };
     let _ = socket::shutdown(fd, how);
+}
+
+/// Ask for a send buffer of `bytes` on a socket (the kernel clamps the
+/// request to net.core.wmem_max, then doubles it for its own overhead).
+pub fn ask_send_buffer(fd: RawFd, bytes: usize) -> io::Result<()> {
+    // SAFETY: the caller's fd stays open for this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(socket::setsockopt(&fd, sockopt::SndBuf, &bytes)?)
 }
 
 /// A non-blocking, close-on-exec pipe: (read end, write end). (The
