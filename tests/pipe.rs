@@ -569,6 +569,16 @@ fn peers_vanishing_mid_stream_end_only_their_connection() {
     assert_eq!(reply.len(), 8 << 20);
 }
 
+/// Bytes in a unix socket's receive queue (FIONREAD).
+fn bytes_queued(s: &UnixStream) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int; the socket is open.
+    let r = unsafe { nix::libc::ioctl(s.as_raw_fd(), nix::libc::FIONREAD, &mut n) };
+    assert_eq!(r, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    n as usize
+}
+
 #[test]
 fn a_reader_that_stops_stops_its_writer_with_memory_bounded() {
     let mut sb = Sandbox::new("pipeback");
@@ -611,6 +621,18 @@ fn a_reader_that_stops_stops_its_writer_with_memory_bounded() {
     }
     // What it could write: the sockets' buffers and the pipe (1 MiB).
     assert!(accepted < 16 << 20, "{accepted} bytes taken in");
+    // What waits for the stopped reader in its socket is well past what a
+    // default send buffer lets through (about 1.1x it, measured): a bulk
+    // direction asks its destination for a larger one.
+    let default: usize = read(Path::new("/proc/sys/net/core/wmem_default"))
+        .trim()
+        .parse()
+        .unwrap();
+    let queued = bytes_queued(&far);
+    assert!(
+        queued > default * 3 / 2,
+        "{queued} bytes queued for the reader"
+    );
     let rss_kib: usize = read(
         &Path::new("/proc")
             .join(status(&dir).pid.to_string())
