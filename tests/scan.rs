@@ -70,6 +70,11 @@ fn dirs_added_and_removed_while_running() {
         !supervised(&scan.join(".hidden")),
         "dot-entries are skipped"
     );
+    // a's supervisor has let go of its lock; the scanner reaps it a moment
+    // later (until then it is a zombie with no command line).
+    wait_for("a's supervisor reaped", 5 * S, || {
+        children_of(scanner).len() == 3
+    });
     let mut names: Vec<_> = children_of(scanner).into_iter().map(cmdline).collect();
     names.sort();
     assert_eq!(
