@@ -207,7 +207,12 @@ fn drive(sb: &mut Sandbox, supervisor: &Path, tag: &str) -> Vec<String> {
     );
     sb.file(&format!("{tag}/svc/down"), "", 0o644);
     let sup = sb.spawn(Command::new(supervisor).arg(&dir));
-    wait_for("supervisor up", 5 * S, || sv("status", &dir).0 == 0);
+    // runsv answers status a moment before its logger runs (seen under
+    // load); both must get there, and are compared from there on.
+    wait_for("supervisor and its logger up", 5 * S, || {
+        let (code, out) = sv("status", &dir);
+        code == 0 && out.contains("; run: log:")
+    });
     let mut seen = Vec::new();
     let mut note =
         |what: &str, out: String| seen.push(format!("{what}: {}", normalize(&out, &dir)));
