@@ -122,6 +122,11 @@ fn bridges_to_a_service_socket_and_is_back_after_kill_9() {
         "exec socat UNIX-LISTEN:socket,fork SYSTEM:'tr a-z A-Z'",
     );
     sb.supervise(&service);
+    // Until the service listens, a connection through the pipeline fails
+    // (bridges_to_tcp_and_a_missing_target_fails_only_that_connection).
+    wait_for("the service to listen", 5 * S, || {
+        UnixStream::connect(service.join("socket")).is_ok()
+    });
     let (dir, socket) = pipeline(&mut sb, "upper", "socket service:upper");
     assert_eq!(exchange(&socket, b"hello pipe"), b"HELLO PIPE");
 
