@@ -89,8 +89,8 @@ impl Medium {
                 // Refused past the user's pipe budget: the pipe works anyway.
                 let _ = net::resize_pipe(write, GROWN);
                 // A pipe's destination is a unix socket (data bound for TCP
-                // goes through a buffer); only a peer gone makes this fail,
-                // and the next write says so.
+                // goes through a buffer). The size is a wish the kernel
+                // clamps; a socket we hold does not refuse it.
                 let _ = net::ask_send_buffer(dst, GROWN_SEND_BUFFER);
             }
             Medium::Buffer { buf, .. } => buf.resize(GROWN_BUFFER, 0),
