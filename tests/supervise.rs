@@ -21,13 +21,23 @@ fn up_down_once_and_restart() {
     );
     assert_eq!(read(&sb.path("starts")), "");
 
+    // A run has begun when it says so, not when it is forked: a signal
+    // sent in between would kill it before its line is written.
+    let starts = sb.path("starts");
+    let started = |n: usize| {
+        wait_for(&format!("start {n}"), 5 * S, || {
+            read(&starts).lines().count() == n
+        })
+    };
     svc("-wu -T 5000 -u", &dir);
     let first = status(&dir).pid;
     assert!(std::path::Path::new(&format!("/proc/{first}")).exists());
+    started(1);
 
     // -t: killed, and restarted since it is wanted up.
     svc("-t", &dir);
     let second = wait_new_pid(&dir, first, 5 * S);
+    started(2);
     svc("-wD -T 5000 -d", &dir);
     assert_eq!(status(&dir).pid, 0);
     assert!(
@@ -37,10 +47,12 @@ fn up_down_once_and_restart() {
 
     // -o: runs once; when it dies it stays down.
     svc("-wu -T 5000 -o", &dir);
+    started(3);
     svc("-wD -T 5000 -k", &dir);
     let st = status(&dir);
     assert_eq!((st.state, st.want), (RunState::Down, Want::Down));
-    assert_eq!(read(&sb.path("starts")).lines().count(), 3);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(read(&starts).lines().count(), 3, "once means once");
 }
 
 #[test]
