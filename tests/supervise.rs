@@ -51,7 +51,6 @@ fn up_down_once_and_restart() {
     svc("-wD -T 5000 -k", &dir);
     let st = status(&dir);
     assert_eq!((st.state, st.want), (RunState::Down, Want::Down));
-    std::thread::sleep(Duration::from_millis(100));
     assert_eq!(read(&starts).lines().count(), 3, "once means once");
 }
 
