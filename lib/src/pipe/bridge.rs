@@ -30,10 +30,10 @@ const GROWN_BUFFER: usize = 256 * 1024;
 /// A bulk direction through a pipe also asks this of its destination's
 /// send buffer, which bounds what a unix socket holds for its reader (the
 /// default, net.core.wmem_default, is 208 KiB). With the kernel's doubling
-/// that is 512 KiB: with bulk endpoints it moved up to 1.35x the bytes per second
-/// of the default, with fewer switches between the processes; larger sizes
-/// did less well, and TCP, which sizes its own buffers, gained nothing
-/// (bench/README.md, "Pipelines").
+/// that is 512 KiB: with bulk endpoints it moved up to 1.35x the bytes per
+/// second of the default, with fewer switches between the processes;
+/// larger sizes did less well, and TCP, which sizes its own buffers,
+/// gained nothing (bench/README.md, "Pipelines").
 const GROWN_SEND_BUFFER: usize = 256 * 1024;
 
 /// Where a direction's bytes wait between the two sockets.
