@@ -56,10 +56,13 @@ fn the_plain_process_service_runs_its_parts_with_docker_off() {
     wait_for("hello to answer", 10 * S, || {
         ask(&host, &a, socket, "").starts_with(&format!("hello, uid {uid_a}: "))
     });
-    // Each part is supervised, with its own log kept in the service.
+    // Each part is supervised, with its own log kept in the service (the
+    // server answering says nothing of when the ticker's supervisor starts).
     for part in ["ticker", "server"] {
         let dir = hello_a.join("parts").join(part);
-        assert!(is_up(&dir) && is_up(&dir.join("log")), "{part}");
+        wait_for(&format!("{part} and its log up"), 10 * S, || {
+            is_up(&dir) && is_up(&dir.join("log"))
+        });
     }
     wait_for("the ticker's log", 5 * S, || {
         read(&hello_a.join("parts/ticker/log/main/current")).contains("ticker: a tick every 5 s")
