@@ -585,7 +585,11 @@ fn services_are_down_until_enabled_and_each_tenant_chooses() {
     assert!(is_down(&in_b));
     let first = status(&in_a).pid;
 
-    // kill -9 of the component: back.
+    // kill -9 of the component: back. (Up means forked: the shell execs
+    // sleep a moment later.)
+    wait_for("a's napper asleep", 5 * S, || {
+        !pids_named("sleep", uid_of(&a).unwrap()).is_empty()
+    });
     let host_pid = pids_named("sleep", uid_of(&a).unwrap());
     assert_eq!(host_pid.len(), 1, "one sleep: a's napper");
     signal(host_pid[0], Signal::SIGKILL);
