@@ -371,6 +371,28 @@ fn hundred_thousand_lines_arrive_once_while_both_sides_restart() {
     }
 }
 
+/// A process's open fds, sorted, and each with what it points to.
+fn open_fds(pid: u32) -> (Vec<String>, Vec<String>) {
+    let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into())
+        .collect();
+    open.sort();
+    let targets = open
+        .iter()
+        .map(|fd| {
+            format!(
+                "{fd} -> {}",
+                std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    (open, targets)
+}
+
 #[test]
 fn services_get_no_supervisor_fd_no_blocked_signal_and_their_own_session() {
     let mut sb = Sandbox::new("hygiene");
@@ -391,23 +413,16 @@ fn services_get_no_supervisor_fd_no_blocked_signal_and_their_own_session() {
         let pid = status(&svc).pid;
         // Look once run has exec'd sleep: the shell has fds of its own.
         wait_for("exec of sleep", 5 * S, || cmdline(pid) == "sleep 1000");
-        let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into())
-            .collect();
-        open.sort();
-        let targets: Vec<String> = open
-            .iter()
-            .map(|fd| {
-                format!(
-                    "{fd} -> {}",
-                    std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )
-            })
-            .collect();
+        // sleep opens its locale files for a moment after the exec: look
+        // until the set settles (an inherited fd never goes).
+        let deadline = Instant::now() + 2 * S;
+        let (open, targets) = loop {
+            let (open, targets) = open_fds(pid);
+            if open == fds || Instant::now() > deadline {
+                break (open, targets);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
         assert_eq!(
             open,
             fds,
