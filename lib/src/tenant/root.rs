@@ -113,6 +113,36 @@ fn rel(p: &Path) -> PathBuf {
     p.strip_prefix("/").unwrap_or(p).to_path_buf()
 }
 
+/// A dir of the new root with the host's dir `source` bound on it.
+fn bind_dir(steps: &mut Vec<Step>, source: PathBuf, path: PathBuf, attrs: Attrs, recursive: bool) {
+    steps.push(Step::Dir {
+        path: path.clone(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Step::Bind {
+        source,
+        path,
+        attrs,
+        recursive,
+        file: false,
+    });
+}
+
+/// A dir of the new root with a fresh tmpfs of `mode` on it.
+fn tmpfs_dir(steps: &mut Vec<Step>, path: &str, mode: u32, attrs: Attrs) {
+    steps.push(Step::Dir {
+        path: path.into(),
+        mode: 0o755,
+        owner: None,
+    });
+    steps.push(Step::Tmpfs {
+        path: path.into(),
+        mode,
+        attrs,
+    });
+}
+
 /// The steps, in order, looking at the host only to see what exists.
 pub fn plan(spec: &RootSpec) -> Vec<Step> {
     use Step::*;
@@ -129,22 +159,9 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
                     });
                 }
             }
-            Ok(m) if m.is_dir() => {
-                steps.push(Dir {
-                    path: entry.into(),
-                    mode: 0o755,
-                    owner: None,
-                });
-                // Not recursive: a mount below /etc (a container's resolv.conf)
-                // would otherwise come along writable.
-                steps.push(Bind {
-                    source,
-                    path: entry.into(),
-                    attrs: SYSTEM,
-                    recursive: false,
-                    file: false,
-                });
-            }
+            // Not recursive: a mount below /etc (a container's resolv.conf)
+            // would otherwise come along writable.
+            Ok(m) if m.is_dir() => bind_dir(&mut steps, source, entry.into(), SYSTEM, false),
             _ => {}
         }
     }
@@ -180,16 +197,7 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         recursive: true,
         file: false,
     });
-    steps.push(Dir {
-        path: "tmp".into(),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Tmpfs {
-        path: "tmp".into(),
-        mode: 0o1777,
-        attrs: SCRATCH,
-    });
+    tmpfs_dir(&mut steps, "tmp", 0o1777, SCRATCH);
     steps.push(Dir {
         path: "proc".into(),
         mode: 0o555,
@@ -199,16 +207,7 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         path: "proc".into(),
     });
 
-    steps.push(Dir {
-        path: "dev".into(),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Tmpfs {
-        path: "dev".into(),
-        mode: 0o755,
-        attrs: DEVICES,
-    });
+    tmpfs_dir(&mut steps, "dev", 0o755, DEVICES);
     for node in DEVICE_NODES {
         let source = host.join("dev").join(node);
         if source.exists() {
@@ -247,16 +246,7 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         path: "dev/ptmx".into(),
         points_to: "pts/ptmx".into(),
     });
-    steps.push(Dir {
-        path: "dev/shm".into(),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Tmpfs {
-        path: "dev/shm".into(),
-        mode: 0o1777,
-        attrs: SCRATCH,
-    });
+    tmpfs_dir(&mut steps, "dev/shm", 0o1777, SCRATCH);
     for (name, to) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -269,16 +259,7 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         });
     }
 
-    steps.push(Dir {
-        path: "run".into(),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Tmpfs {
-        path: "run".into(),
-        mode: 0o755,
-        attrs: SCRATCH,
-    });
+    tmpfs_dir(&mut steps, "run", 0o755, SCRATCH);
     steps.push(Dir {
         path: "run/user".into(),
         mode: 0o755,
@@ -289,79 +270,55 @@ pub fn plan(spec: &RootSpec) -> Vec<Step> {
         mode: 0o700,
         owner: Some((spec.uid, spec.gid)),
     });
-    steps.push(Dir {
-        path: rel(Path::new(TENANT_BIN)),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Bind {
-        source: spec.bin_dir.clone(),
-        path: rel(Path::new(TENANT_BIN)),
-        attrs: SYSTEM,
-        recursive: false,
-        file: false,
-    });
+    bind_dir(
+        &mut steps,
+        spec.bin_dir.clone(),
+        rel(Path::new(TENANT_BIN)),
+        SYSTEM,
+        false,
+    );
     if spec.host_config.is_dir() {
         let attrs = Attrs {
             noexec: true,
             ..SYSTEM
         };
-        steps.push(Dir {
-            path: rel(Path::new(TENANT_HOST_CONFIG)),
-            mode: 0o755,
-            owner: None,
-        });
-        steps.push(Bind {
-            source: spec.host_config.clone(),
-            path: rel(Path::new(TENANT_HOST_CONFIG)),
+        bind_dir(
+            &mut steps,
+            spec.host_config.clone(),
+            rel(Path::new(TENANT_HOST_CONFIG)),
             attrs,
-            recursive: false,
-            file: false,
-        });
+            false,
+        );
     }
 
-    steps.push(Dir {
-        path: rel(Path::new(TENANT_EXPORTS)),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Bind {
-        source: spec.exports.clone(),
-        path: rel(Path::new(TENANT_EXPORTS)),
-        attrs: Attrs {
-            noexec: true,
-            ..SCRATCH
-        },
-        recursive: false,
-        file: false,
-    });
+    let attrs = Attrs {
+        noexec: true,
+        ..SCRATCH
+    };
+    bind_dir(
+        &mut steps,
+        spec.exports.clone(),
+        rel(Path::new(TENANT_EXPORTS)),
+        attrs,
+        false,
+    );
 
-    steps.push(Dir {
-        path: rel(Path::new(TENANT_DOCKER_DATA)),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Bind {
-        source: spec.docker_data.clone(),
-        path: rel(Path::new(TENANT_DOCKER_DATA)),
-        attrs: SCRATCH,
-        recursive: false,
-        file: false,
-    });
+    bind_dir(
+        &mut steps,
+        spec.docker_data.clone(),
+        rel(Path::new(TENANT_DOCKER_DATA)),
+        SCRATCH,
+        false,
+    );
 
     // Recursive: ~/services and ~/libs come along, with their own flags.
-    steps.push(Dir {
-        path: rel(&spec.home),
-        mode: 0o755,
-        owner: None,
-    });
-    steps.push(Bind {
-        source: spec.home.clone(),
-        path: rel(&spec.home),
-        attrs: SCRATCH,
-        recursive: true,
-        file: false,
-    });
+    bind_dir(
+        &mut steps,
+        spec.home.clone(),
+        rel(&spec.home),
+        SCRATCH,
+        true,
+    );
     steps
 }
 
